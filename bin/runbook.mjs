@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The `runbook` command. It runs the TypeScript sources directly through tsx, so a clean clone
+// needs nothing but `npm ci`: there is no build step to forget and no stale build to debug.
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2));
