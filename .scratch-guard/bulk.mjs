@@ -88,3 +88,11 @@ export const bulk = {
   mixed_delims_space: (n) => fill('* _ ~ ` [ < ', n),
   underscore_words: (n) => fill('snake_case_name ', n),
 };
+for (const [k, u] of Object.entries({ w_bang: 'a!', w_under: 'a_', w_tilde: 'a~', w_tick: 'a`', w_bslash: 'a\\', w_lbr: 'a[', w_rbr: 'a]', w_lt: 'a<', w_gt: 'a>', w_amp: 'a&', w_at: 'a@', w_colon: 'a:', w_http: 'http:', w_www: 'www.', w_dot: 'a.', w_star2: 'a**', w_lpar: 'a(', w_pipe: 'a|', w_dollar: 'a$', w_us2: 'a__', w_mixed: 'a*_', w_bangbr: '![a', w_space_star: 'a *', w_emailish: 'a.b@', w_2sp: 'a  \n'})) bulk[k] = (n) => fill(u, n);
+const sparse = (unit, runsPerUnit, filler) => (n) => { const k = Number(process.env.RUNS ?? 1000); const units = Math.max(1, Math.round(k / runsPerUnit)); const gap = Math.max(0, Math.floor(n / units) - unit.length); return (unit + filler.repeat(Math.ceil(gap / filler.length)).slice(0, gap)).repeat(units); };
+bulk.h_bang_word = sparse('a!', 1, 'a');
+bulk.h_under_word = sparse('a_', 1, 'a');
+bulk.h_mixed_word = sparse('a*_', 2, 'a');
+bulk.h_alt_spaced = sparse('*a**b ', 2, 'lorem ');
+bulk.h_alt_word = sparse('*a**b', 2, 'a');
+bulk.h_starnospace_word = sparse('*a', 1, 'a');

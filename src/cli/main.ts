@@ -67,7 +67,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     return await run(rest, io);
   } catch (error) {
     if (error instanceof CliError) {
-      io.stderr(`runbook ${command}: ${error.message}\n`);
+      for (const line of error.message.split('\n')) io.stderr(`runbook ${command}: ${line}\n`);
       return error.exitCode;
     }
     if (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {

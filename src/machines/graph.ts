@@ -3,13 +3,13 @@
  */
 import type { AnyStateMachine } from 'xstate';
 
-interface NodeJson {
+interface GraphNode {
   readonly key: string;
-  readonly type?: string;
-  readonly initial?: unknown;
-  readonly states?: Readonly<Record<string, NodeJson>>;
-  readonly on?: Readonly<Record<string, readonly { readonly target?: readonly string[] }[]>>;
-  readonly always?: readonly { readonly target?: readonly string[] }[];
+  readonly type: string;
+  readonly states: Readonly<Record<string, GraphNode>>;
+  readonly initial?: { readonly target: readonly { readonly id: string }[] };
+  readonly transitions: ReadonlyMap<string, readonly { readonly target?: readonly { readonly id: string }[] }[]>;
+  readonly always?: readonly { readonly target?: readonly { readonly id: string }[] }[];
 }
 
 /** The machine's JSON description (XState's own `toJSON`), safe to print. */
@@ -19,48 +19,38 @@ export function machineToJson(machine: AnyStateMachine): unknown {
 
 /** Mermaid state diagram: steps as nested states, edges labelled with the events that move them. */
 export function machineToMermaid(machine: AnyStateMachine): string {
-  const root = machineToJson(machine) as NodeJson & { id?: string };
   const lines = ['stateDiagram-v2'];
-  const render = (node: NodeJson, path: string, indent: string) => {
-    const children = Object.entries(node.states ?? {});
-    if (typeof node.initial === 'string' || (node.initial && typeof node.initial === 'object')) {
-      const initial = typeof node.initial === 'string' ? node.initial : firstTarget(node.initial);
-      if (initial) lines.push(`${indent}[*] --> ${mermaidId(`${path}.${lastSegment(initial)}`)}`);
-    }
-    for (const [key, child] of children) {
-      const id = mermaidId(`${path}.${key}`);
-      if (child.states && Object.keys(child.states).length > 0) {
-        lines.push(`${indent}state "${key}" as ${id} {`);
-        render(child, `${path}.${key}`, `${indent}  `);
+  const targetsOf = (transitions: readonly { readonly target?: readonly { readonly id: string }[] }[]) =>
+    new Set(transitions.flatMap((t) => (t.target ?? []).map((n) => mermaidId(n.id))));
+  const render = (node: GraphNode, indent: string) => {
+    const children = Object.values(node.states);
+    const initial = node.initial?.target[0];
+    if (initial) lines.push(`${indent}[*] --> ${mermaidId(initial.id)}`);
+    for (const child of children) {
+      const id = mermaidId(idOf(child));
+      if (Object.keys(child.states).length > 0) {
+        lines.push(`${indent}state "${child.key}" as ${id} {`);
+        render(child, `${indent}  `);
         lines.push(`${indent}}`);
       } else {
-        lines.push(`${indent}state "${key}" as ${id}`);
+        lines.push(`${indent}state "${child.key}" as ${id}`);
         if (child.type === 'final') lines.push(`${indent}${id} --> [*]`);
       }
     }
-    for (const [key, child] of children) {
-      const from = mermaidId(`${path}.${key}`);
-      for (const [event, transitions] of Object.entries(child.on ?? {})) {
-        for (const target of new Set(transitions.flatMap((t) => t.target ?? []))) {
-          lines.push(`${indent}${from} --> ${mermaidId(target.replace(/^#/, ''))} : ${event}`);
-        }
+    for (const child of children) {
+      const from = mermaidId(idOf(child));
+      for (const [event, transitions] of child.transitions) {
+        for (const target of targetsOf(transitions)) lines.push(`${indent}${from} --> ${target} : ${event}`);
       }
-      for (const target of new Set((child.always ?? []).flatMap((t) => t.target ?? []))) {
-        lines.push(`${indent}${from} --> ${mermaidId(target.replace(/^#/, ''))}`);
-      }
+      for (const target of targetsOf(child.always ?? [])) lines.push(`${indent}${from} --> ${target}`);
     }
   };
-  render(root, root.id ?? 'run', '  ');
+  render(machine.root as unknown as GraphNode, '  ');
   return `${lines.join('\n')}\n`;
 }
 
-function firstTarget(initial: unknown): string | undefined {
-  const target = (initial as { target?: unknown }).target;
-  return Array.isArray(target) && typeof target[0] === 'string' ? target[0] : undefined;
-}
-
-function lastSegment(id: string): string {
-  return id.replace(/^#/, '').split('.').pop() ?? id;
+function idOf(node: GraphNode): string {
+  return (node as unknown as { id: string }).id;
 }
 
 function mermaidId(path: string): string {

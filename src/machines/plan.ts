@@ -35,7 +35,7 @@ export function planRun(runbook: Runbook, params: Readonly<Record<string, unknow
   const base = scopeOf(context);
   // Earlier steps have no output yet: every read of them becomes a marker, as does the run id.
   const scope: TemplateScope = { ...base, steps: {}, run: { ...base.run, id: undefined, started_at: undefined }, incident: undefined };
-  const options = { onUnresolved: runtimeMarker };
+  const options = { onUnresolved: runtimeMarker, deferRoots: ['partition'] };
   const render = (value: unknown) => renderValue(value, scope, options);
   return {
     runbook: runbook.id,

@@ -32,7 +32,8 @@ export function prepareStep(step: Step, context: RunContext, phase: 'do' | 'undo
       return { kind: 'skip', reason: `\`when: ${step.when}\` is false` };
     }
     const call = phase === 'do' ? step.call : step.undo;
-    return { kind: 'run', input: call ? renderValue(call.args, scope) : {} };
+    // `{{ partition }}` belongs to a backfill's per-partition call: the executor renders it.
+    return { kind: 'run', input: call ? renderValue(call.args, scope, { deferRoots: ['partition'] }) : {} };
   } catch (error) {
     if (error instanceof TemplateEvalError) {
       return { kind: 'error', error: { code: 'template_eval', message: error.message, retryable: false } };

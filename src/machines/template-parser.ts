@@ -50,7 +50,7 @@ export interface TemplateRef {
 /** A parsed template string. Shared through a cache, so it is frozen. */
 export interface ParsedTemplate {
   readonly source: string;
-  readonly parts: readonly (string | { readonly expr: Expr; readonly offset: number })[];
+  readonly parts: readonly (string | { readonly expr: Expr; readonly offset: number; /** Offset just past the closing `}}`. */ readonly end: number })[];
   /** true when the whole string is exactly one {{ expr }} (surrounding whitespace allowed): rendering then keeps the value's type */
   readonly isSingleExpression: boolean;
 }
@@ -396,7 +396,7 @@ export function parseTemplateText(text: string): ParsedTemplate {
     }
     if (open > i) parts.push(text.slice(i, open));
     const close = findClose(text, open);
-    parts.push(Object.freeze({ expr: parseRange(text, open + 2, close, "'}}'"), offset: open }));
+    parts.push(Object.freeze({ expr: parseRange(text, open + 2, close, "'}}'"), offset: open, end: close + 2 }));
     i = close + 2;
   }
   if (i < text.length) parts.push(text.slice(i));

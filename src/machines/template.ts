@@ -44,6 +44,11 @@ export interface TemplateScope {
 export interface RenderOptions {
   /** called when a reference cannot be resolved (the value is undefined and no `default` filter rescued it); its return value is used instead. Without it, rendering throws TemplateEvalError naming the path. `runbook plan` uses it to print placeholders for values only known at run time. */
   onUnresolved?: (path: string) => unknown;
+  /**
+   * Roots whose values come later (`partition`, which a backfill supplies per partition): a
+   * `{{ … }}` that reads one is kept as written, so the executor can render it when it knows it.
+   */
+  deferRoots?: readonly string[];
 }
 
 /** Deepest array/object nesting `renderValue` walks; runbook arguments are far shallower. */
@@ -282,13 +287,16 @@ function interpolate(value: unknown): string {
  */
 export function renderTemplate(t: ParsedTemplate | string, scope: TemplateScope, options?: RenderOptions): unknown {
   const parsed = typeof t === 'string' ? parseTemplate(t) : t;
+  const deferred = (expr: Expr) =>
+    options?.deferRoots !== undefined && collectReferences(expr).some((ref) => options.deferRoots?.includes(ref.path[0] ?? '') ?? false);
   if (parsed.isSingleExpression) {
     const part = parsed.parts.find((p) => typeof p !== 'string');
-    if (part !== undefined && typeof part !== 'string') return evaluateTop(part.expr, scope, options);
+    if (part !== undefined && typeof part !== 'string') return deferred(part.expr) ? parsed.source : evaluateTop(part.expr, scope, options);
   }
   let text = '';
   for (const part of parsed.parts) {
-    text += typeof part === 'string' ? part : interpolate(evaluateTop(part.expr, scope, options));
+    if (typeof part === 'string') text += part;
+    else text += deferred(part.expr) ? parsed.source.slice(part.offset, part.end) : interpolate(evaluateTop(part.expr, scope, options));
   }
   return text;
 }

@@ -271,3 +271,42 @@ describe('compileRunbook', () => {
     });
   });
 });
+
+describe('compileRunbook with a backfill', () => {
+  it('resolves params in the per-partition call but leaves `{{ partition }}` for the executor', () => {
+    const runbook = valid(`---
+params:
+  dataset: { type: string }
+---
+# Backfill
+
+## Approve
+\`\`\`approve
+\`\`\`
+
+## Backfill {#backfill}
+\`\`\`backfill
+dataset: "{{ params.dataset }}"
+from: 2026-11-01
+to: 2026-11-03
+partition: day
+call:
+  executor: http
+  method: POST
+  url: "https://pipeline.internal/v1/{{ params.dataset }}/partitions/{{ partition }}"
+  json: { partition: "{{ partition }}" }
+timeout: 1h
+undo:
+  executor: http
+  method: POST
+  url: "https://pipeline.internal/v1/{{ params.dataset }}/discard"
+\`\`\`
+`);
+    const run = new RunDriver(runbook, { params: { dataset: 'user-features' } });
+    run.send({ type: 'approval.granted', stepId: 'approve', by: bob });
+    expect(run.lastRun().input).toMatchObject({
+      dataset: 'user-features',
+      call: { url: 'https://pipeline.internal/v1/user-features/partitions/{{ partition }}', json: { partition: '{{ partition }}' } },
+    });
+  });
+});
