@@ -12,7 +12,7 @@ function forbid(patterns, message) {
 }
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'var/', 'coverage/'] },
+  { ignores: ['node_modules/', 'var/', 'coverage/', '.scratch*/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
