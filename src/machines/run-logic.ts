@@ -4,7 +4,7 @@
  */
 import type { ApprovalGate, Backoff, Runbook, Step } from './ir.ts';
 import { parseDuration } from './durations.ts';
-import type { Decision, FinalStatus, Person, RunContext, RunInput, RunSummary, StepError, StepState } from './run-types.ts';
+import type { Decision, FinalStatus, Person, RunContext, RunEvent, RunInput, RunSummary, StepError, StepState } from './run-types.ts';
 import { evaluateCondition, renderTemplate, renderValue, TemplateEvalError, type TemplateScope } from './template.ts';
 
 /** The data templates see: params, earlier steps' outputs and statuses, the run and the incident. */
@@ -128,4 +128,23 @@ export function initialContext(runbook: Runbook, input: RunInput): RunContext {
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Why an event changed nothing, for the audit record and for the person who sent it:
+ * `self_approval`, `not_eligible`, `already_approved`, `stale_attempt`, `not_waiting`, …
+ */
+export function whyIgnored(runbook: Runbook, context: RunContext, event: RunEvent): string {
+  if (event.type === 'run.cancel') return 'not_cancellable';
+  if (event.type === 'timer.fired') return 'timer_not_pending';
+  const step = runbook.steps.find((s) => s.id === event.stepId);
+  if (!step) return 'unknown_step';
+  const state = stepState(context, step.id);
+  if (event.type === 'approval.granted' || event.type === 'approval.rejected') {
+    if (state.status !== 'awaiting_approval') return 'approval_not_open';
+    if (event.type === 'approval.rejected') return 'not_eligible';
+    return approvalRefusal(step.approval ?? { quorum: 1, from: [], allowSelf: false, onExpiry: 'reject', escalation: [] }, event.by, context.requester, state.approvals ?? []) ?? 'not_applicable';
+  }
+  if (event.type === 'manual.done' || event.type === 'manual.skipped') return state.status === 'awaiting_manual' ? 'not_applicable' : 'manual_not_open';
+  return 'stale_attempt';
 }
