@@ -10,6 +10,8 @@ import { graphCommand } from './commands/graph.ts';
 import { lintCommand } from './commands/lint.ts';
 import { planCommand } from './commands/plan.ts';
 import { processIo, type CliIo } from './io.ts';
+import { loadConfig } from './config.ts';
+import { workerCommand } from './commands/worker.ts';
 
 const USAGE = `Usage: runbook <command> [options]
 
@@ -20,10 +22,12 @@ Commands:
   graph <runbook> [--format mermaid|json]      print the compiled state machine
   plan <runbook> [--param k=v …] [--format text|json]
                                                validate params and show every resolved call; runs nothing
+  worker                                       run step, timer and notify workers (Procfile \`worker\`)
   help                                         this text
 
 <runbook> is a file path, a runbook id (rollback-model) or its Slack command (rollback).
-Environment: RUNBOOKS_DIR (default ./runbooks).
+Environment: RUNBOOKS_DIR (default ./runbooks), DATA_DIR (./var), REDIS_URL (unset: a private
+redis-server in DATA_DIR), RUNBOOK_REDIS_PREFIX (rb), WORKER_CONCURRENCY (8), LOG_LEVEL (info).
 `;
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
@@ -39,6 +43,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string', default: 'mermaid' } } });
     const name = onePositional(positionals, 'graph <runbook>');
     return graphCommand(name, oneOf('--format', values.format, ['mermaid', 'json'] as const), runbooksDir(io), executorCatalog, io);
+  },
+  worker: async (args, io) => {
+    parseArgs({ args, allowPositionals: false, options: {} });
+    return workerCommand(loadConfig(io.env, io.cwd), io);
   },
   plan: async (args, io) => {
     const { values, positionals } = parseArgs({

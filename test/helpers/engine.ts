@@ -49,7 +49,7 @@ export async function createTestEngine(options: Partial<RuntimeOptions> & { extr
     workerSettings: { lockDurationMs: 2_000, stalledIntervalMs: 500 },
     ...options,
   });
-  return {
+  const engine: TestEngine = {
     runtime,
     audit,
     prefix,
@@ -66,7 +66,7 @@ export async function createTestEngine(options: Partial<RuntimeOptions> & { extr
       }
     },
     async settled(runId, timeoutMs = 15_000) {
-      const run = await this.waitFor(runId, finished, timeoutMs);
+      const run = await engine.waitFor(runId, finished, timeoutMs);
       const deadline = Date.now() + timeoutMs;
       while ((await redis.llen(runtime.keys.outbox(runId))) > 0) {
         if (Date.now() > deadline) throw new Error(`the outbox of run ${runId} never drained`);
@@ -83,6 +83,7 @@ export async function createTestEngine(options: Partial<RuntimeOptions> & { extr
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+  return engine;
 }
 
 export const finished = (run: RunRecord) => run.status !== 'active';

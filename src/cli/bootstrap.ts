@@ -1,0 +1,75 @@
+/**
+ * Starts what a CLI command needs: Redis (REDIS_URL, or a private embedded one), the audit store,
+ * the executors, and the engine runtime with the workers the command asks for.
+ */
+import { mkdirSync } from 'node:fs';
+import { auditStorePath, openSqliteAuditStore, type AuditStore } from '../audit/index.ts';
+import type { Executor, ExecutorRegistry } from '../executors/contract.ts';
+import { createExecutorCatalog } from '../executors/specs.ts';
+import { createTestExecutors, TEST_EXECUTOR_SPECS } from '../executors/testing.ts';
+import type { EngineLogger } from '../engine/engine.ts';
+import { createRuntime, type Runtime, type RuntimeOptions } from '../engine/runtime.ts';
+import { createRedisConnection, resolveRedis, type ResolvedRedis } from '../integrations/redis.ts';
+import type { ExecutorCatalog } from '../machines/executor-spec.ts';
+import type { AppConfig } from './config.ts';
+
+export interface App {
+  readonly config: AppConfig;
+  readonly runtime: Runtime;
+  readonly audit: AuditStore;
+  readonly catalog: ExecutorCatalog;
+  readonly redis: ResolvedRedis;
+  close(force?: boolean): Promise<void>;
+}
+
+/** The executor catalog for this configuration (what `lint` and the engine accept). */
+export function catalogFor(config: Pick<AppConfig, 'testExecutors'>): ExecutorCatalog {
+  return createExecutorCatalog(config.testExecutors ? TEST_EXECUTOR_SPECS : []);
+}
+
+export async function startApp(config: AppConfig, logger: EngineLogger, options: Pick<RuntimeOptions, 'workers' | 'reconciler' | 'notifier'> = {}): Promise<App> {
+  mkdirSync(config.dataDir, { recursive: true });
+  const redis = await resolveRedis(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}, { dataDir: config.dataDir, logger });
+  const audit = openSqliteAuditStore({ path: auditStorePath(config.dataDir) });
+  const catalog = catalogFor(config);
+  const executors: Executor[] = [];
+  let testConnection: ReturnType<typeof createRedisConnection> | undefined;
+  if (config.testExecutors) {
+    testConnection = createRedisConnection(redis.url, { role: 'command', connectionName: 'runbook-bot:test-executors' });
+    executors.push(...createTestExecutors(testConnection, config.redisPrefix).executors);
+  }
+  const registry: ExecutorRegistry = new Map(executors.map((e) => [e.spec.name, e]));
+  const runtime = await createRuntime({
+    redisUrl: redis.url,
+    prefix: config.redisPrefix,
+    audit,
+    catalog,
+    executors: registry,
+    logger,
+    workerSettings: { concurrency: config.workerConcurrency },
+    ...(config.fault && testConnection ? { fault: faultInjection(config.fault, testConnection, config.redisPrefix) } : {}),
+    ...options,
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    runtime,
+    audit,
+    catalog,
+    redis,
+    close: (force = false) =>
+      (closing ??= (async () => {
+        await runtime.close(force);
+        await testConnection?.quit().catch(() => undefined);
+        await audit.close();
+        await redis.embedded?.stop();
+      })()),
+  };
+}
+
+function faultInjection(fault: NonNullable<AppConfig['fault']>, redis: ReturnType<typeof createRedisConnection>, prefix: string) {
+  return {
+    ...fault,
+    claim: async (runId: string) => (await redis.set(`${prefix}:fault:${fault.point}:${runId}:${fault.stepId}`, '1', 'NX')) === 'OK',
+  };
+}

@@ -1,0 +1,58 @@
+/**
+ * Configuration from the environment (DESIGN.md §5), validated once at start: every bad value
+ * is reported with what was expected, never as a stack trace, and secrets are never echoed.
+ */
+import { resolve } from 'node:path';
+import { CliError } from './cli-error.ts';
+
+export interface AppConfig {
+  readonly dataDir: string;
+  readonly runbooksDir: string;
+  /** Unset: start a private redis-server in `dataDir`. */
+  readonly redisUrl?: string;
+  readonly redisPrefix: string;
+  readonly workerConcurrency: number;
+  /** Registers the `record`/`fail`/`slow` test executors (tests and the sandbox). */
+  readonly testExecutors: boolean;
+  readonly fault?: { readonly point: 'before-executor' | 'during-executor' | 'after-executor'; readonly stepId: string };
+  readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+const FAULT_POINTS = ['before-executor', 'during-executor', 'after-executor'] as const;
+const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+
+export function loadConfig(env: Readonly<Record<string, string | undefined>>, cwd: string): AppConfig {
+  const problems: string[] = [];
+  const value = (name: string) => (env[name]?.trim() ? env[name]?.trim() : undefined);
+  const integer = (name: string, fallback: number, min: number, max: number) => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) problems.push(`${name} must be a whole number from ${min} to ${max}; got ${JSON.stringify(raw)}`);
+    return Number.isInteger(n) ? n : fallback;
+  };
+  const oneOf = <T extends string>(name: string, allowed: readonly T[], fallback: T | undefined): T | undefined => {
+    const raw = value(name);
+    if (raw === undefined) return fallback;
+    if ((allowed as readonly string[]).includes(raw)) return raw as T;
+    problems.push(`${name} must be one of ${allowed.join(', ')}; got ${JSON.stringify(raw)}`);
+    return fallback;
+  };
+  const prefix = value('RUNBOOK_REDIS_PREFIX') ?? 'rb';
+  if (!/^[A-Za-z0-9{}_.-]{1,64}$/.test(prefix)) problems.push(`RUNBOOK_REDIS_PREFIX must be 1-64 letters, digits, {}, _, . or -; got ${JSON.stringify(prefix)}`);
+  const faultPoint = oneOf('RUNBOOK_FAULT_POINT', FAULT_POINTS, undefined);
+  const faultStep = value('RUNBOOK_FAULT_STEP');
+  if (faultPoint && !faultStep) problems.push('RUNBOOK_FAULT_POINT needs RUNBOOK_FAULT_STEP (the step id to fail at)');
+  const config: AppConfig = {
+    dataDir: resolve(cwd, value('DATA_DIR') ?? 'var'),
+    runbooksDir: resolve(cwd, value('RUNBOOKS_DIR') ?? 'runbooks'),
+    ...(value('REDIS_URL') ? { redisUrl: value('REDIS_URL') } : {}),
+    redisPrefix: prefix,
+    workerConcurrency: integer('WORKER_CONCURRENCY', 8, 1, 256),
+    testExecutors: value('RUNBOOK_TEST_EXECUTORS') === '1' || value('RUNBOOK_TEST_EXECUTORS') === 'true',
+    ...(faultPoint && faultStep ? { fault: { point: faultPoint, stepId: faultStep } } : {}),
+    logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info') ?? 'info',
+  };
+  if (problems.length > 0) throw new CliError('config_invalid', problems.join('\n'));
+  return config;
+}
