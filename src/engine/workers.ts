@@ -81,6 +81,7 @@ export async function createStepWorker(options: StepWorkerOptions): Promise<Engi
     const data = job.data;
     const stale = await isStale(options.engine, data);
     if (stale) return { skipped: stale };
+    const redact = await redactorFor(options.engine, data.runId);
     const executor = options.executors.get(data.executor);
     await injectFault(options.fault, data, 'before-executor');
     let event: RunEvent;
@@ -100,13 +101,15 @@ export async function createStepWorker(options: StepWorkerOptions): Promise<Engi
           phase: data.phase,
           attempt: data.attempt,
           logger: { info: (f, m) => options.logger.info({ ...f, runId: data.runId, stepId: data.stepId }, m), warn: (f, m) => options.logger.warn({ ...f, runId: data.runId, stepId: data.stepId }, m) },
+          redact,
         });
         await injectFault(options.fault, data, 'during-executor');
         const output = await pending;
         await injectFault(options.fault, data, 'after-executor');
-        event = { type: 'step.succeeded', stepId: data.stepId, attempt: data.attempt, phase: data.phase, output: capOutput(output) };
+        event = { type: 'step.succeeded', stepId: data.stepId, attempt: data.attempt, phase: data.phase, output: redactJson(capOutput(output), redact) };
       } catch (error) {
-        event = failed(data, toStepError(error));
+        const stepError = toStepError(error);
+        event = failed(data, { ...stepError, message: redact(stepError.message) });
       } finally {
         inFlight.delete(key);
       }
@@ -162,6 +165,14 @@ function closable(worker: Worker, after?: () => Promise<void>): EngineWorker {
   };
 }
 
+/** Hides the run's secret param values in whatever an executor reports. */
+async function redactorFor(engine: Engine, runId: string): Promise<(text: string) => string> {
+  const run = await engine.getRun(runId);
+  if (!run) return (text) => text;
+  const secrets = engine.runbookOf(run).params.filter((p) => p.secret).map((p) => run.params[p.name]).filter((v): v is string => typeof v === 'string' && v.length > 0);
+  return (text) => secrets.reduce((out, secret) => out.split(secret).join('[redacted]'), text);
+}
+
 /** A job for a step that is no longer waiting for this attempt (already reported, cancelled, finished). */
 async function isStale(engine: Engine, data: StepJob): Promise<string | undefined> {
   const run = await engine.getRun(data.runId);
@@ -175,6 +186,17 @@ async function isStale(engine: Engine, data: StepJob): Promise<string | undefine
 
 function failed(data: StepJob, error: { code: string; message: string; retryable: boolean }): RunEvent {
   return { type: 'step.failed', stepId: data.stepId, attempt: data.attempt, phase: data.phase, error };
+}
+
+function redactJson(value: unknown, redact: (text: string) => string): unknown {
+  const text = JSON.stringify(value ?? null) ?? 'null';
+  const redacted = redact(text);
+  if (redacted === text) return value;
+  try {
+    return JSON.parse(redacted) as unknown;
+  } catch {
+    return { redacted: true, preview: redacted.slice(0, 2_000) };
+  }
 }
 
 export function capOutput(output: unknown): unknown {

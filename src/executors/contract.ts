@@ -20,11 +20,15 @@ export interface ExecutorContext {
   readonly phase: 'do' | 'undo';
   readonly attempt: number;
   readonly logger: ExecutorLogger;
+  /** Replaces the values of params marked `secret` in text an executor reports (outputs, errors, logs). */
+  readonly redact: (text: string) => string;
 }
 
 export interface Executor {
   readonly spec: ExecutorSpec;
   run(input: unknown, ctx: ExecutorContext): Promise<unknown>;
+  /** One line per action the call would take, for `runbook plan` and `--dry-run`; runs nothing. */
+  plan?(input: unknown): string[];
 }
 
 export type ExecutorRegistry = ReadonlyMap<string, Executor>;
