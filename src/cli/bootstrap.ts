@@ -4,9 +4,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import { auditStorePath, openSqliteAuditStore, type AuditStore } from '../audit/index.ts';
-import type { Executor, ExecutorRegistry } from '../executors/contract.ts';
+import { createExecutorRegistry } from '../executors/registry.ts';
 import { createExecutorCatalog } from '../executors/specs.ts';
-import { createTestExecutors, TEST_EXECUTOR_SPECS } from '../executors/testing.ts';
+import { TEST_EXECUTOR_SPECS } from '../executors/testing.ts';
 import type { EngineLogger } from '../engine/engine.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../engine/runtime.ts';
 import { createRedisConnection, resolveRedis, type ResolvedRedis } from '../integrations/redis.ts';
@@ -32,13 +32,8 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
   const redis = await resolveRedis(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}, { dataDir: config.dataDir, logger });
   const audit = openSqliteAuditStore({ path: auditStorePath(config.dataDir) });
   const catalog = catalogFor(config);
-  const executors: Executor[] = [];
-  let testConnection: ReturnType<typeof createRedisConnection> | undefined;
-  if (config.testExecutors) {
-    testConnection = createRedisConnection(redis.url, { role: 'command', connectionName: 'runbook-bot:test-executors' });
-    executors.push(...createTestExecutors(testConnection, config.redisPrefix).executors);
-  }
-  const registry: ExecutorRegistry = new Map(executors.map((e) => [e.spec.name, e]));
+  const testConnection = config.testExecutors ? createRedisConnection(redis.url, { role: 'command', connectionName: 'runbook-bot:test-executors' }) : undefined;
+  const registry = createExecutorRegistry(testConnection ? { testExecutors: { redis: testConnection, prefix: config.redisPrefix } } : {});
   const runtime = await createRuntime({
     redisUrl: redis.url,
     prefix: config.redisPrefix,
