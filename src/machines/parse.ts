@@ -6,7 +6,7 @@
  */
 import { Lexer, type Token, type Tokens } from 'marked';
 import type { Diagnostic, SourceLocation } from './diagnostics.ts';
-import { checkSource } from './source-guard-tmp.ts';
+import { checkSource } from './source-guard.ts';
 import { parseYamlSource, type YamlSource } from './yaml-source.ts';
 
 export interface ExecutableBlock {
