@@ -12,6 +12,12 @@ import { planCommand } from './commands/plan.ts';
 import { processIo, type CliIo } from './io.ts';
 import { loadConfig } from './config.ts';
 import { workerCommand } from './commands/worker.ts';
+import { runCommand } from './commands/run.ts';
+import { listCommand } from './commands/list.ts';
+import { statusCommand } from './commands/status.ts';
+import { cancelCommand } from './commands/cancel.ts';
+import { decideCommand, DECISIONS, type DecisionKind } from './commands/decide.ts';
+import { parseGroups } from './local-user.ts';
 
 const USAGE = `Usage: runbook <command> [options]
 
@@ -22,12 +28,37 @@ Commands:
   graph <runbook> [--format mermaid|json]      print the compiled state machine
   plan <runbook> [--param k=v …] [--format text|json]
                                                validate params and show every resolved call; runs nothing
+  run <runbook> [--param k=v …] [--dry-run] [--yes]
+                                               run it here (engine + workers in this process), with live
+                                               progress; approvals and manual steps are asked at the prompt.
+                                               --yes answers them all: approves as you, marks manual steps
+                                               done (a gate that forbids self-approval still waits for
+                                               \`runbook approve <run> --as NAME\` from another terminal).
+                                               --dry-run prints the plan and executes nothing.
+                                               Ctrl-C offers to cancel; a second Ctrl-C leaves the run to
+                                               the workers. Exit: 0 succeeded, 1 failed, 2 nothing started
+                                               (bad request), 3 rolled back, 4 rejected, 5 cancelled,
+                                               130 left running
+  list [--limit N] [--format text|json]        recent runs, newest first (default 20)
+  status <run> [--format text|json]            a run's steps: status, attempts, durations, approvers, errors
+  cancel <run> [--reason TEXT] [--as NAME]     cancel a run
+  approve <run> [step] [--as NAME] [--groups @a,@b]
+  reject <run> [step] [--as NAME] [--groups @a,@b] [--reason TEXT]
+                                               decide an approval as \`cli:NAME\` (default: you). Local,
+                                               offline path: a CLI person is in no Slack group unless
+                                               named with --groups (Slack resolves groups for real)
+  done <run> [step] [--as NAME]                mark a manual step done
+  skip <run> [step] [--as NAME] [--reason TEXT]
+                                               skip a manual step
+                                               (these exit 1 when the engine ignores the request, with why)
   worker                                       run step, timer and notify workers (Procfile \`worker\`)
   help                                         this text
 
 <runbook> is a file path, a runbook id (rollback-model) or its Slack command (rollback).
 Environment: RUNBOOKS_DIR (default ./runbooks), DATA_DIR (./var), REDIS_URL (unset: a private
-redis-server in DATA_DIR), RUNBOOK_REDIS_PREFIX (rb), WORKER_CONCURRENCY (8), LOG_LEVEL (info).
+redis-server in DATA_DIR), RUNBOOK_REDIS_PREFIX (rb), WORKER_CONCURRENCY (8), LOG_LEVEL (info; warn
+for run, list, status and the decisions). Only one process can own DATA_DIR's embedded Redis: to use
+list/status/approve… while \`runbook run\` or \`dev\` holds it, set REDIS_URL to that Redis.
 `;
 
 type Command = (args: string[], io: CliIo) => Promise<number>;
@@ -48,6 +79,35 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     parseArgs({ args, allowPositionals: false, options: {} });
     return workerCommand(loadConfig(io.env, io.cwd), io);
   },
+  run: async (args, io) => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        param: { type: 'string', short: 'p', multiple: true, default: [] },
+        'dry-run': { type: 'boolean', default: false },
+        yes: { type: 'boolean', short: 'y', default: false },
+      },
+    });
+    const runbook = onePositional(positionals, 'run <runbook> --param k=v');
+    return runCommand({ runbook, params: values.param, dryRun: values['dry-run'], yes: values.yes }, io);
+  },
+  list: async (args, io) => {
+    const { values } = parseArgs({ args, allowPositionals: false, options: { limit: { type: 'string', default: '20' }, format: { type: 'string', default: 'text' } } });
+    const limit = Number(values.limit);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new CliError('usage', `--limit must be a whole number from 1 to 1000; got ${JSON.stringify(values.limit)}`);
+    return listCommand({ limit, format: oneOf('--format', values.format, ['text', 'json'] as const) }, io);
+  },
+  status: async (args, io) => {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string', default: 'text' } } });
+    const runId = oneRun(positionals, 'status <run>');
+    return statusCommand({ runId, format: oneOf('--format', values.format, ['text', 'json'] as const) }, io);
+  },
+  cancel: async (args, io) => {
+    const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { reason: { type: 'string' }, as: { type: 'string' } } });
+    return cancelCommand({ runId: oneRun(positionals, 'cancel <run> [--reason TEXT]'), reason: values.reason, as: values.as }, io);
+  },
+  ...Object.fromEntries(DECISIONS.map((kind) => [kind, decisionCommand(kind)])),
   plan: async (args, io) => {
     const { values, positionals } = parseArgs({
       args,
@@ -88,6 +148,27 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
 
 function runbooksDir(io: CliIo): string {
   return resolve(io.cwd, io.env['RUNBOOKS_DIR'] ?? 'runbooks');
+}
+
+function decisionCommand(kind: DecisionKind): Command {
+  return async (args, io) => {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: { as: { type: 'string' }, groups: { type: 'string' }, reason: { type: 'string' } },
+    });
+    const usage = `${kind} <run> [step] [--as NAME]`;
+    if (positionals.length < 1 || positionals.length > 2) throw new CliError('usage', `expected a run id and optionally a step: runbook ${usage}`);
+    const [runId = '', stepId] = positionals;
+    if ((kind === 'done' || kind === 'skip') && values.groups !== undefined) throw new CliError('usage', `--groups only applies to approve and reject`);
+    if ((kind === 'approve' || kind === 'done') && values.reason !== undefined) throw new CliError('usage', `--reason only applies to reject, skip and cancel`);
+    return decideCommand({ kind, runId, stepId, as: values.as, groups: parseGroups(values.groups), reason: values.reason }, io);
+  };
+}
+
+function oneRun(positionals: readonly string[], usage: string): string {
+  if (positionals.length !== 1 || !positionals[0]) throw new CliError('usage', `expected exactly one run id: runbook ${usage}`);
+  return positionals[0];
 }
 
 function onePositional(positionals: readonly string[], usage: string): string {

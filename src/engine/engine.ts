@@ -59,7 +59,12 @@ export interface SendResult {
   readonly reason?: string;
 }
 
-const DRAIN_LOCK_MS = 30_000;
+/**
+ * How long a run's drain lock outlives a drainer that died holding it; a live drainer renews it
+ * before each further outbox entry. Short for the reason the workers' stall settings are: a
+ * SIGKILLed process must not hold up the runs it was draining much longer than its step jobs.
+ */
+export const DRAIN_LOCK_MS = 5_000;
 
 export class Engine {
   readonly store: RunStore;
@@ -134,9 +139,10 @@ export class Engine {
       const token = randomUUID();
       if (!(await this.store.lockDrain(runId, token, DRAIN_LOCK_MS))) return;
       try {
-        for (;;) {
+        for (let drained = 0; ; drained += 1) {
           const next = await this.store.peekOutbox(runId);
           if (!next) break;
+          if (drained > 0 && !(await this.store.extendDrain(runId, token, DRAIN_LOCK_MS))) break;
           await this.options.audit.append(next.entry.records);
           await this.options.dispatcher.dispatch(runId, next.entry.version, next.entry.effects);
           await this.store.popOutbox(runId, next.raw);

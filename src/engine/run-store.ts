@@ -146,6 +146,12 @@ export class RunStore {
     return (await this.redis.set(this.keys.drainLock(runId), token, 'PX', ttlMs, 'NX')) === 'OK';
   }
 
+  /** Renews the drain lock; false when it is no longer this drainer's (it expired, another took it). */
+  async extendDrain(runId: string, token: string, ttlMs: number): Promise<boolean> {
+    const renewed = await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0", 1, this.keys.drainLock(runId), token, String(ttlMs));
+    return renewed === 1;
+  }
+
   async unlockDrain(runId: string, token: string): Promise<void> {
     await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, this.keys.drainLock(runId), token);
   }

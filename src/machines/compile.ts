@@ -47,6 +47,8 @@ const withStep = (id: string, change: (s: StepState, args: Args) => Partial<Step
   return { steps: { ...args.context.steps, [id]: { ...current, ...change(current, args) } } };
 };
 const at = (event: RunEvent) => event.at;
+/** When a step starts: the event's time, or the run's start for the first step (entered on init). */
+const startOf = (event: RunEvent, context: RunContext) => event.at ?? context.startedAt;
 
 /** Compiles a validated runbook into a side-effect-free machine (input: `RunInput`). */
 export function compileRunbook(runbook: Runbook): AnyStateMachine {
@@ -185,8 +187,8 @@ function attemptStates(step: Step, phase: 'do' | 'undo', onSuccess: Transition, 
   return {
     running: {
       entry: [
-        update(withStep(step.id, (s, { event }) => (phase === 'do'
-          ? { status: runningStatus, attempt: s.attempt + 1, startedAt: s.startedAt ?? at(event) }
+        update(withStep(step.id, (s, { event, context }) => (phase === 'do'
+          ? { status: runningStatus, attempt: s.attempt + 1, startedAt: s.startedAt ?? startOf(event, context) }
           : { status: runningStatus, undoAttempt: (s.undoAttempt ?? 0) + 1 }))),
         effect(({ context }) => {
           const prepared = prepareStep(step, context, phase);
@@ -240,7 +242,7 @@ function waitState(step: Step, next: string) {
   const id = timerIds.wait(step.id);
   return {
     entry: [
-      update(withStep(step.id, (_s, { event }) => ({ status: 'waiting', startedAt: at(event) }))),
+      update(withStep(step.id, (_s, { event, context }) => ({ status: 'waiting', startedAt: startOf(event, context) }))),
       effect(({ context }) => ({ kind: 'timer.schedule', timerId: id, delayMs: waitDelayMs(step, context), purpose: 'wait', stepId: step.id })),
     ],
     exit: [effect(({ event }) => (event.type === 'timer.fired' ? null : { kind: 'timer.cancel', timerId: id }))],
@@ -287,7 +289,7 @@ function approvalState(runbook: Runbook, step: Step, index: number) {
     : [{ target: '#run.rejected', actions: rejectActions(outcome) }]);
   return {
     entry: [
-      update(withStep(step.id, (_s, { event }) => ({ status: 'awaiting_approval', approvals: [], startedAt: at(event) }))),
+      update(withStep(step.id, (_s, { event, context }) => ({ status: 'awaiting_approval', approvals: [], startedAt: startOf(event, context) }))),
       effect(({ context }) => ({ kind: 'approval.request', stepId: step.id, message: approvalMessage(step, context), gate })),
       ...(gate.expiresMs !== undefined ? [effect(() => ({ kind: 'timer.schedule', timerId: expiry, delayMs: gate.expiresMs ?? 0, purpose: 'approval-expiry', stepId: step.id }))] : []),
     ],
@@ -317,7 +319,7 @@ function manualState(step: Step, next: string) {
   const matches = ({ event }: Args) => (event.type === 'manual.done' || event.type === 'manual.skipped') && event.stepId === step.id;
   return {
     entry: [
-      update(withStep(step.id, (_s, { event }) => ({ status: 'awaiting_manual', startedAt: at(event) }))),
+      update(withStep(step.id, (_s, { event, context }) => ({ status: 'awaiting_manual', startedAt: startOf(event, context) }))),
       effect(() => ({ kind: 'manual.request', stepId: step.id, instructions: step.instructions })),
     ],
     exit: [effect(({ event }) => (event.type === 'run.cancel' ? { kind: 'manual.closed', stepId: step.id, outcome: 'cancelled' } : null))],

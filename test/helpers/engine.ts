@@ -30,15 +30,19 @@ export interface TestEngine {
   close(): Promise<void>;
 }
 
-/** A runtime on the machine's Redis with a fresh key prefix, a temp SQLite audit store and the test executors. */
+/**
+ * A runtime on the machine's Redis (or `options.redisUrl`) with a fresh key prefix, a temp SQLite
+ * audit store and the test executors.
+ */
 export async function createTestEngine(options: Partial<RuntimeOptions> & { extraExecutors?: Executor[] } = {}): Promise<TestEngine> {
+  const redisUrl = options.redisUrl ?? REDIS_URL;
   const prefix = `test-${randomUUID().slice(0, 8)}`;
   const dataDir = mkdtempSync(join(tmpdir(), 'runbook-engine-'));
   const audit = openSqliteAuditStore({ path: join(dataDir, 'audit.sqlite3') });
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
   const { executors, state } = createTestExecutors(redis, prefix);
   const runtime = await createRuntime({
-    redisUrl: REDIS_URL,
+    redisUrl,
     prefix,
     audit,
     catalog: testCatalog,
