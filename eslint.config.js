@@ -59,7 +59,7 @@ export default tseslint.config(
       'no-restricted-imports': ['error', {
         patterns: [
           forbid(['@slack/*', '@pagerduty/*'], 'src/engine never imports Slack or PagerDuty code (DESIGN.md §4).'),
-          forbid(['**/bot/**', '**/cli/**', '**/sandbox/**'], 'src/engine does not depend on bot, cli or sandbox.'),
+          forbid(['**/bot/**', '**/cli/**', '**/sandbox/**', '**/executors/**'], 'src/engine does not depend on bot, cli, sandbox or executors: executors depend on it (DESIGN.md §4).'),
         ],
       }],
     },

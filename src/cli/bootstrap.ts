@@ -5,10 +5,12 @@
 import { mkdirSync } from 'node:fs';
 import { auditStorePath, openSqliteAuditStore, type AuditStore } from '../audit/index.ts';
 import { createExecutorRegistry } from '../executors/registry.ts';
+import { createBackfillPartitionWorker } from '../executors/backfill-worker.ts';
 import { createExecutorCatalog } from '../executors/specs.ts';
 import { TEST_EXECUTOR_SPECS } from '../executors/testing.ts';
 import type { EngineLogger } from '../engine/engine.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../engine/runtime.ts';
+import { engineKeys } from '../engine/keys.ts';
 import { createRedisConnection, resolveRedis, type ResolvedRedis } from '../integrations/redis.ts';
 import type { ExecutorCatalog } from '../machines/executor-spec.ts';
 import type { AppConfig } from './config.ts';
@@ -33,7 +35,13 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
   const audit = openSqliteAuditStore({ path: auditStorePath(config.dataDir) });
   const catalog = catalogFor(config);
   const testConnection = config.testExecutors ? createRedisConnection(redis.url, { role: 'command', connectionName: 'runbook-bot:test-executors' }) : undefined;
-  const registry = createExecutorRegistry(testConnection ? { testExecutors: { redis: testConnection, prefix: config.redisPrefix } } : {});
+  const backfillConnection = createRedisConnection(redis.url, { role: 'worker', connectionName: 'runbook-bot:backfill' });
+  const built = createExecutorRegistry({
+    targetsFile: config.targetsFile,
+    backfill: { connection: backfillConnection, prefix: engineKeys(config.redisPrefix).queuePrefix },
+    ...(testConnection ? { testExecutors: { redis: testConnection, prefix: config.redisPrefix } } : {}),
+  });
+  const registry = built.executors;
   const runtime = await createRuntime({
     redisUrl: redis.url,
     prefix: config.redisPrefix,
@@ -42,6 +50,9 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
     executors: registry,
     logger,
     workerSettings: { concurrency: config.workerConcurrency },
+    stepChildWorkers: async ({ connect, keys, logger: log }) => [
+      await createBackfillPartitionWorker({ connection: connect('backfill'), prefix: keys.queuePrefix, executors: () => registry, logger: log }),
+    ],
     ...(config.fault && testConnection ? { fault: faultInjection(config.fault, testConnection, config.redisPrefix) } : {}),
     ...options,
   });
@@ -55,6 +66,8 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
     close: (force = false) =>
       (closing ??= (async () => {
         await runtime.close(force);
+        await built.close();
+        await backfillConnection.quit().catch(() => undefined);
         await testConnection?.quit().catch(() => undefined);
         await audit.close();
         await redis.embedded?.stop();

@@ -8,6 +8,8 @@ import { CliError } from './cli-error.ts';
 export interface AppConfig {
   readonly dataDir: string;
   readonly runbooksDir: string;
+  /** `targets.yaml`: which backend controls each model's serving and service's traffic. */
+  readonly targetsFile: string;
   /** Unset: start a private redis-server in `dataDir`. */
   readonly redisUrl?: string;
   readonly redisPrefix: string;
@@ -46,6 +48,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
   const config: AppConfig = {
     dataDir: resolve(cwd, value('DATA_DIR') ?? 'var'),
     runbooksDir: resolve(cwd, value('RUNBOOKS_DIR') ?? 'runbooks'),
+    targetsFile: resolve(cwd, value('TARGETS_FILE') ?? 'targets.yaml'),
     ...(value('REDIS_URL') ? { redisUrl: value('REDIS_URL') } : {}),
     redisPrefix: prefix,
     workerConcurrency: integer('WORKER_CONCURRENCY', 8, 1, 256),

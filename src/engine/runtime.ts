@@ -5,7 +5,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { AuditStore } from '../audit/index.ts';
-import type { ExecutorRegistry } from '../executors/contract.ts';
+import type { ExecutorRegistry } from './executor-contract.ts';
 import { createRedisConnection } from '../integrations/redis.ts';
 import type { ExecutorCatalog } from '../machines/executor-spec.ts';
 import { Dispatcher } from './dispatcher.ts';
@@ -30,6 +30,11 @@ export interface RuntimeOptions {
   readonly notifier?: Notifier;
   readonly fault?: FaultInjection;
   readonly clock?: () => number;
+  /**
+   * Workers for jobs that belong to a step (backfill partitions), started wherever steps run.
+   * Supplied by the app, since they run executors and the engine does not import them.
+   */
+  readonly stepChildWorkers?: (context: { connect: (name: string) => Redis; keys: EngineKeys; logger: EngineLogger }) => Promise<EngineWorker[]>;
 }
 
 export interface Runtime {
@@ -47,7 +52,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const keys = engineKeys(options.prefix);
   const connections: Redis[] = [];
   const connect = (role: 'worker' | 'command', name: string) => {
-    const connection = createRedisConnection(options.redisUrl, { role, connectionName: `runbook-bot:${name}` });
+    const connection = createRedisConnection(options.redisUrl, { role, connectionName: `runbook-bot:${name}`, logger: options.logger });
     connections.push(connection);
     return connection;
   };
@@ -59,6 +64,9 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const settings = options.workerSettings;
   if (options.workers?.steps) {
     workers.push(await createStepWorker({ connection: connect('worker', 'steps'), subscriber: connect('worker', 'abort'), keys, engine, executors: options.executors, logger: options.logger, ...(settings ? { settings } : {}), ...(options.fault ? { fault: options.fault } : {}) }));
+  }
+  if (options.workers?.steps && options.stepChildWorkers) {
+    workers.push(...(await options.stepChildWorkers({ connect: (name) => connect('worker', name), keys, logger: options.logger })));
   }
   if (options.workers?.timers) workers.push(await createTimerWorker({ connection: connect('worker', 'timers'), keys, engine, logger: options.logger, ...(settings ? { settings } : {}) }));
   if (options.workers?.notify) {
@@ -83,3 +91,4 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
       })()),
   };
 }
+

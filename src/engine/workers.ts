@@ -5,7 +5,7 @@
  */
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { toStepError, type ExecutorRegistry } from '../executors/contract.ts';
+import { toStepError, type ExecutorRegistry } from './executor-contract.ts';
 import type { RunEvent } from '../machines/run-types.ts';
 import type { AbortMessage } from './dispatcher.ts';
 import type { Engine, EngineLogger } from './engine.ts';

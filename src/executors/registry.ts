@@ -1,21 +1,38 @@
 /**
- * The executors a worker process runs, built once from configuration. The catalog the compiler
- * uses (`specs.ts`) names more executors than exist here until each is implemented; a step whose
- * executor is missing fails with `executor_unavailable` rather than hang.
+ * The executors a worker process runs, built once from configuration. A step whose executor is
+ * missing here (for example `rollback` without a `targets.yaml`) fails with
+ * `executor_unavailable` and says why, rather than hang.
  */
+import { existsSync } from 'node:fs';
 import type { Redis } from 'ioredis';
-import type { Executor, ExecutorRegistry } from './contract.ts';
+import { createSsmClient } from '../integrations/ssm.ts';
+import { createBackfillExecutor, type BackfillExecutor } from './backfill.ts';
+import type { Executor, ExecutorLogger, ExecutorRegistry } from './contract.ts';
+import { createFailoverExecutor } from './failover.ts';
 import { createHttpExecutor, type HttpExecutorOptions } from './http.ts';
+import { createRollbackExecutor } from './rollback.ts';
 import { createRunExecutor } from './run.ts';
 import { createSsmAutomationExecutor } from './ssm-automation.ts';
 import { createSsmExecutor } from './ssm.ts';
-import { createSsmClient } from '../integrations/ssm.ts';
+import { loadTargets } from './targets.ts';
 import { createTestExecutors } from './testing.ts';
 
 export interface RegistryOptions {
   readonly allowHost?: HttpExecutorOptions['allowHost'];
+  /** `targets.yaml` for `rollback` and `failover`; without the file those two are unavailable. */
+  readonly targetsFile?: string;
+  /** Redis and BullMQ prefix for `backfill`'s partition jobs; omit to leave `backfill` out. */
+  readonly backfill?: { readonly connection: Redis; readonly prefix: string };
   /** Redis and key prefix for the test executors; omit to leave them out. */
   readonly testExecutors?: { readonly redis: Redis; readonly prefix: string };
+  readonly logger?: ExecutorLogger;
+}
+
+export interface BuiltRegistry {
+  readonly executors: ExecutorRegistry;
+  /** Why an executor of the catalog is not here, for the `executor_unavailable` message. */
+  readonly unavailable: ReadonlyMap<string, string>;
+  close(): Promise<void>;
 }
 
 /**
@@ -25,14 +42,32 @@ export interface RegistryOptions {
 const HTTP_BODY_BYTES = 48 * 1024;
 const RUN_STREAM_BYTES = 16 * 1024;
 
-export function createExecutorRegistry(options: RegistryOptions = {}): ExecutorRegistry {
+export function createExecutorRegistry(options: RegistryOptions = {}): BuiltRegistry {
   const ssmClient = createSsmClient();
+  const allowHost = options.allowHost ? { allowHost: options.allowHost } : {};
   const executors: Executor[] = [
-    createHttpExecutor({ maxBodyBytes: HTTP_BODY_BYTES, ...(options.allowHost ? { allowHost: options.allowHost } : {}) }),
+    createHttpExecutor({ maxBodyBytes: HTTP_BODY_BYTES, ...allowHost }),
     createRunExecutor({ maxStreamBytes: RUN_STREAM_BYTES }),
     createSsmExecutor({ client: ssmClient }),
     createSsmAutomationExecutor({ client: ssmClient }),
   ];
+  const unavailable = new Map<string, string>();
+  const targetsFile = options.targetsFile ?? './targets.yaml';
+  if (existsSync(targetsFile)) {
+    const targets = loadTargets(targetsFile);
+    executors.push(createRollbackExecutor({ targets, ssm: { client: ssmClient }, ...allowHost }), createFailoverExecutor({ targets, ssm: { client: ssmClient }, ...allowHost }));
+  } else {
+    const why = `no targets file at ${targetsFile} (set TARGETS_FILE; see targets.example.yaml)`;
+    unavailable.set('rollback', why).set('failover', why);
+  }
   if (options.testExecutors) executors.push(...createTestExecutors(options.testExecutors.redis, options.testExecutors.prefix).executors);
-  return new Map(executors.map((e) => [e.spec.name, e]));
+  const registry = new Map(executors.map((e) => [e.spec.name, e]));
+  let backfill: BackfillExecutor | undefined;
+  if (options.backfill) {
+    backfill = createBackfillExecutor({ ...options.backfill, executors: () => registry });
+    registry.set('backfill', backfill);
+  } else {
+    unavailable.set('backfill', 'this process runs no partition worker');
+  }
+  return { executors: registry, unavailable, close: async () => backfill?.close() };
 }

@@ -15,7 +15,7 @@ export const TEST_EXECUTOR_SPECS: readonly ExecutorSpec[] = [
 ];
 
 export interface TestExecutorState {
-  /** Every call, in order (redeliveries included). */
+  /** Every call, in order (redeliveries included); `slow` also logs when it starts (`started: true`). */
   calls(): Promise<{ key: string; label?: string }[]>;
   /** Side effects applied: one per idempotency key. */
   effects(): Promise<{ key: string; label?: string }[]>;
@@ -26,11 +26,14 @@ export function createTestExecutors(redis: Redis, prefix: string): { executors: 
   const effectsKey = `${prefix}:test:effects`;
   const doneKey = (key: string) => `${prefix}:test:done:${key}`;
   const spec = (name: string) => TEST_EXECUTOR_SPECS.find((s) => s.name === name) as ExecutorSpec;
+  // One script: a kill can never leave the effect applied but unlogged. SET NX makes the side
+  // effect happen once per key, however often the call is delivered.
+  const APPLY = `redis.call('RPUSH', KEYS[1], ARGV[1])
+if redis.call('SET', KEYS[3], '1', 'NX') then redis.call('RPUSH', KEYS[2], ARGV[1]) return 1 end
+return 0`;
+  const logCall = (key: string, label: string | undefined) => redis.rpush(callsKey, JSON.stringify({ key, label, started: true }));
   const apply = async (key: string, label: string | undefined) => {
-    await redis.rpush(callsKey, JSON.stringify({ key, label }));
-    // SET NX: the side effect happens once per key, however often the call is delivered.
-    const first = (await redis.set(doneKey(key), '1', 'NX')) === 'OK';
-    if (first) await redis.rpush(effectsKey, JSON.stringify({ key, label }));
+    const first = (await redis.eval(APPLY, 3, callsKey, effectsKey, doneKey(key), JSON.stringify({ key, label }))) === 1;
     return { key, label: label ?? null, first };
   };
   const record: Executor = {
@@ -50,10 +53,11 @@ export function createTestExecutors(redis: Redis, prefix: string): { executors: 
     spec: spec('slow'),
     run: async (input, ctx) => {
       const args = input as { ms: number | string; label?: string };
+      await logCall(ctx.idempotencyKey, args.label);
       await sleep(Number(args.ms), ctx.signal);
       return apply(ctx.idempotencyKey, args.label);
     },
   };
-  const read = async (key: string) => (await redis.lrange(key, 0, -1)).map((t) => JSON.parse(t) as { key: string; label?: string });
+  const read = async (key: string) => (await redis.lrange(key, 0, -1)).map((t) => JSON.parse(t) as { key: string; label?: string; started?: boolean });
   return { executors: [record, fail, slow], state: { calls: () => read(callsKey), effects: () => read(effectsKey) } };
 }
