@@ -48,6 +48,7 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
     audit,
     catalog,
     executors: registry,
+    unavailableExecutors: built.unavailable,
     logger,
     workerSettings: { concurrency: config.workerConcurrency },
     stepChildWorkers: async ({ connect, keys, logger: log }) => [

@@ -115,7 +115,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
       options: { param: { type: 'string', short: 'p', multiple: true, default: [] }, format: { type: 'string', default: 'text' } },
     });
     const runbook = onePositional(positionals, 'plan <runbook> --param k=v');
-    return planCommand({ runbook, params: values.param, format: oneOf('--format', values.format, ['text', 'json'] as const), runbooksDir: runbooksDir(io) }, executorCatalog, io);
+    const targetsFile = resolve(io.cwd, io.env['TARGETS_FILE'] ?? 'targets.yaml');
+    return planCommand({ runbook, params: values.param, format: oneOf('--format', values.format, ['text', 'json'] as const), runbooksDir: runbooksDir(io), targetsFile }, executorCatalog, io);
   },
 };
 

@@ -22,6 +22,8 @@ export interface RuntimeOptions {
   readonly audit: AuditStore;
   readonly catalog: ExecutorCatalog;
   readonly executors: ExecutorRegistry;
+  /** Executors the catalog names that this process cannot run, and why. */
+  readonly unavailableExecutors?: ReadonlyMap<string, string>;
   readonly logger: EngineLogger;
   /** Which workers run in this process; the web process runs none. */
   readonly workers?: { readonly steps?: boolean; readonly timers?: boolean; readonly notify?: boolean };
@@ -63,7 +65,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const workers: EngineWorker[] = [];
   const settings = options.workerSettings;
   if (options.workers?.steps) {
-    workers.push(await createStepWorker({ connection: connect('worker', 'steps'), subscriber: connect('worker', 'abort'), keys, engine, executors: options.executors, logger: options.logger, ...(settings ? { settings } : {}), ...(options.fault ? { fault: options.fault } : {}) }));
+    workers.push(await createStepWorker({ connection: connect('worker', 'steps'), subscriber: connect('worker', 'abort'), keys, engine, executors: options.executors, logger: options.logger, ...(settings ? { settings } : {}), ...(options.fault ? { fault: options.fault } : {}), ...(options.unavailableExecutors ? { unavailable: options.unavailableExecutors } : {}) }));
   }
   if (options.workers?.steps && options.stepChildWorkers) {
     workers.push(...(await options.stepChildWorkers({ connect: (name) => connect('worker', name), keys, logger: options.logger })));

@@ -45,6 +45,8 @@ export interface StepWorkerOptions {
   readonly settings?: Partial<WorkerSettings>;
   readonly logger: EngineLogger;
   readonly fault?: FaultInjection;
+  /** Why an executor the runbooks may name is not in this worker (said in `executor_unavailable`). */
+  readonly unavailable?: ReadonlyMap<string, string>;
 }
 
 export interface EngineWorker {
@@ -86,7 +88,8 @@ export async function createStepWorker(options: StepWorkerOptions): Promise<Engi
     await injectFault(options.fault, data, 'before-executor');
     let event: RunEvent;
     if (!executor) {
-      event = failed(data, { code: 'executor_unavailable', message: `no executor \`${data.executor}\` in this worker`, retryable: false });
+      const why = options.unavailable?.get(data.executor) ?? 'it is not registered in this worker';
+      event = failed(data, { code: 'executor_unavailable', message: `executor \`${data.executor}\` is not available: ${why}`, retryable: false });
     } else {
       const controller = new AbortController();
       const key = keyOf(data);

@@ -18,6 +18,8 @@ export interface PlannedStep {
   /** `runs`, `skipped` (its `when` is already false) or `decided at run time`. */
   readonly condition?: 'runs' | 'skipped' | 'at-run-time';
   readonly notes: readonly string[];
+  /** What the executor says the call would do, one line per action (added outside the pure core). */
+  readonly actions?: readonly string[];
 }
 
 export interface Plan {

@@ -3,6 +3,7 @@ import { formatDiagnostic } from '../../machines/diagnostics.ts';
 import type { ExecutorCatalog } from '../../machines/executor-spec.ts';
 import { parseParamAssignments, resolveParams } from '../../machines/params.ts';
 import { planRun, type Plan, type PlannedStep } from '../../machines/plan.ts';
+import { createExecutorRegistry } from '../../executors/registry.ts';
 import { CliError } from '../cli-error.ts';
 import type { CliIo } from '../io.ts';
 import { resolveRunbook } from '../runbook-files.ts';
@@ -12,6 +13,7 @@ export interface PlanOptions {
   readonly params: readonly string[];
   readonly format: 'text' | 'json';
   readonly runbooksDir: string;
+  readonly targetsFile?: string;
 }
 
 /** `runbook plan <runbook> --param k=v …`: validates params and prints every resolved call; runs nothing. */
@@ -25,9 +27,26 @@ export async function planCommand(options: PlanOptions, catalog: ExecutorCatalog
   if (assignments.errors.length > 0) throw new CliError('runbook_param_invalid', assignments.errors.map((e) => `--param: ${e}`).join('\n'));
   const params = resolveParams(loaded.runbook, assignments.values);
   if (!params.ok) throw new CliError('runbook_param_invalid', params.problems.map((p) => p.message).join('\n'));
-  const plan = planRun(loaded.runbook, params.values);
+  const plan = withExecutorPlans(planRun(loaded.runbook, params.values), options.targetsFile);
   io.stdout(options.format === 'json' ? `${JSON.stringify(plan, null, 2)}\n` : renderPlan(plan, loaded.file));
   return 0;
+}
+
+/** Adds each executor's own account of what a call would do (`SendCommand … to tag:role=…`). */
+function withExecutorPlans(plan: Plan, targetsFile: string | undefined): Plan {
+  const registry = createExecutorRegistry(targetsFile ? { targetsFile } : {}).executors;
+  return {
+    ...plan,
+    steps: plan.steps.map((step) => {
+      const executor = step.executor ? registry.get(step.executor) : undefined;
+      if (!executor?.plan || step.input === undefined) return step;
+      try {
+        return { ...step, actions: executor.plan(step.input) };
+      } catch {
+        return step;
+      }
+    }),
+  };
 }
 
 export function renderPlan(plan: Plan, file: string): string {
@@ -36,7 +55,8 @@ export function renderPlan(plan: Plan, file: string): string {
   lines.push(`params: ${params.join(' ') || '(none)'}`, '');
   plan.steps.forEach((step, i) => {
     lines.push(`${String(i + 1).padStart(2)}. ${step.title} {#${step.id}}  [${tagsOf(step)}]`);
-    if (step.input !== undefined && step.kind !== 'manual') lines.push(...indent(stringify(step.input, { lineWidth: 0 }).trimEnd(), 6));
+    for (const action of step.actions ?? []) lines.push(`      → ${action}`);
+    if (step.input !== undefined && step.kind !== 'manual' && !step.actions) lines.push(...indent(stringify(step.input, { lineWidth: 0 }).trimEnd(), 6));
     if (step.undo) lines.push(`      undo (${step.undo.executor}):`, ...indent(stringify(step.undo.input, { lineWidth: 0 }).trimEnd(), 8));
     for (const note of step.notes) lines.push(`      · ${note}`);
   });

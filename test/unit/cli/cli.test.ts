@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -48,7 +48,7 @@ describe('runbook CLI', () => {
       writeFileSync(join(dir, 'empty.md'), '');
       writeFileSync(join(dir, 'binary.md'), Buffer.from([0, 1, 2, 255, 254, 0, 7]));
       writeFileSync(join(dir, 'bad-yaml.md'), '---\nparams: [unclosed\n---\n## Step\n');
-      const result = await cli('lint', dir);
+      const result = await cli('lint', dir).finally(() => rmSync(dir, { recursive: true, force: true }));
       expect(result.code).toBe(1);
       expect(result.stdout).toMatch(/empty\.md:1:1 error \[empty-runbook\]/);
       expect(result.stdout).toMatch(/binary\.md:\d+:\d+ error \[not-text\]/);
@@ -60,7 +60,7 @@ describe('runbook CLI', () => {
     it('prints every step with resolved inputs and marks run-time values', async () => {
       const result = await cli('plan', 'rollback', '--param', 'model=model-x');
       expect(result.code).toBe(0);
-      expect(result.stdout).toContain('url: https://serving-control.ml.internal/v1/models/model-x/deployment');
+      expect(result.stdout).toContain('→ GET https://serving-control.ml.internal/v1/models/model-x/deployment');
       expect(result.stdout).toContain('to: ⟨steps.resolved.output.version⟩');
       expect(result.stdout).toContain('[rollback, MUTATING]');
       expect(result.stdout).toContain('Nothing was executed.');
