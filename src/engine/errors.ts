@@ -1,14 +1,11 @@
+import { CodedError } from '../shared/coded-error.ts';
+
 /** Errors the engine raises: a `code` to switch on (across processes too) and an explicit retry flag. */
-export class EngineError extends Error {
-  readonly code: string;
-  readonly retryable: boolean;
+export class EngineError extends CodedError {
   readonly details?: Readonly<Record<string, unknown>>;
 
   constructor(code: string, message: string, options: { retryable?: boolean; cause?: unknown; details?: Record<string, unknown> } = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'EngineError';
-    this.code = code;
-    this.retryable = options.retryable ?? false;
+    super(code, message, options);
     this.details = options.details;
   }
 }

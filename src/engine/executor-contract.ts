@@ -4,6 +4,7 @@
  * (delivery is at least once: a worker killed mid-step has its job run again).
  */
 import type { ExecutorSpec } from '../machines/executor-spec.ts';
+import { CodedError } from '../shared/coded-error.ts';
 
 export interface ExecutorLogger {
   info(fields: Record<string, unknown>, message: string): void;
@@ -37,15 +38,9 @@ export type ExecutorRegistry = ReadonlyMap<string, Executor>;
  * A failure an executor declares. `retryable` decides whether the step's `retries` apply;
  * `code` is what crosses the queue (consumers switch on it, never on the class).
  */
-export class ExecutorError extends Error {
-  readonly code: string;
-  readonly retryable: boolean;
-
+export class ExecutorError extends CodedError {
   constructor(code: string, message: string, options: { retryable: boolean; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'ExecutorError';
-    this.code = code;
-    this.retryable = options.retryable;
+    super(code, message, options);
   }
 }
 

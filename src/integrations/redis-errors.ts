@@ -1,8 +1,9 @@
 /**
  * The one error class of the Redis integration (STYLE.md rule 3): a string `code` to switch on
- * and an explicit `retryable` flag. It lives here rather than in a shared `errors.ts` so this
- * module owns its codes; callers across process boundaries switch on `code`, not `instanceof`.
+ * and an explicit `retryable` flag. This module owns its codes; callers across process boundaries switch on `code`, not `instanceof`.
  */
+
+import { CodedError } from '../shared/coded-error.ts';
 
 /** Every code a {@link RedisSetupError} can carry. */
 export const REDIS_SETUP_ERROR_CODES = {
@@ -25,14 +26,8 @@ export type RedisSetupErrorCode = (typeof REDIS_SETUP_ERROR_CODES)[keyof typeof 
  * A Redis connection or embedded-server setup failure. Messages say what failed and how to fix
  * it, and never contain a password (URLs are redacted before they reach a message).
  */
-export class RedisSetupError extends Error {
-  readonly code: RedisSetupErrorCode;
-  readonly retryable: boolean;
-
+export class RedisSetupError extends CodedError<RedisSetupErrorCode> {
   constructor(code: RedisSetupErrorCode, message: string, options: { retryable: boolean; cause?: unknown }) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'RedisSetupError';
-    this.code = code;
-    this.retryable = options.retryable;
+    super(code, message, options);
   }
 }
