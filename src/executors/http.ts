@@ -60,6 +60,12 @@ export interface HttpExecutorOptions {
   readonly maxTextChars?: number;
   /** Redirects followed when the call sets no `max_redirects`. @default 3 */
   readonly defaultMaxRedirects?: number;
+  /**
+   * Where a request is actually sent, given the URL the runbook wrote (e.g. the sandbox's loopback
+   * stand-in for `https://serving-control.ml.internal/...`). Only the connection changes: the
+   * allowlist, logs, errors and the output's `_http.url` keep the runbook's URL. @default the URL as written
+   */
+  readonly resolveUrl?: (url: URL) => URL;
 }
 
 /** The key of the output that holds the status and headers, beside a JSON body's own fields. */
@@ -90,6 +96,7 @@ interface Settings {
   readonly maxBodyBytes: number;
   readonly maxTextChars: number;
   readonly defaultMaxRedirects: number;
+  readonly resolveUrl: ((url: URL) => URL) | undefined;
 }
 
 /** Creates the `http` executor (see the module comment for the output shape and error codes). */
@@ -102,6 +109,7 @@ export function createHttpExecutor(options: HttpExecutorOptions = {}): Executor 
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_HTTP_BODY_LIMIT_BYTES,
     maxTextChars: options.maxTextChars ?? DEFAULT_HTTP_TEXT_LIMIT_CHARS,
     defaultMaxRedirects: options.defaultMaxRedirects ?? 3,
+    resolveUrl: options.resolveUrl,
   };
   return {
     spec: specNamed('http'),
@@ -137,7 +145,7 @@ async function follow(call: HttpCall, settings: Settings, ctx: ExecutorContext, 
   const headers = new Headers(call.headers);
   for (let redirects = 0; ; redirects += 1) {
     checkHost(url, method, redirects, settings, ctx);
-    const response = await settings.fetch(url, { method, headers, body, redirect: 'manual', signal });
+    const response = await settings.fetch(settings.resolveUrl?.(new URL(url)) ?? url, { method, headers, body, redirect: 'manual', signal });
     const location = response.headers.get('location');
     if (!REDIRECT_STATUSES.has(response.status) || location === null || isListed(call.expect, response.status)) return { response, url, method, redirects };
     await response.body?.cancel().catch(() => undefined);

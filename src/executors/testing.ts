@@ -16,7 +16,7 @@ export const TEST_EXECUTOR_SPECS: readonly ExecutorSpec[] = [
 
 export interface TestExecutorState {
   /** Every call, in order (redeliveries included); `slow` also logs when it starts (`started: true`). */
-  calls(): Promise<{ key: string; label?: string }[]>;
+  calls(): Promise<{ key: string; label?: string; started?: boolean }[]>;
   /** Side effects applied: one per idempotency key. */
   effects(): Promise<{ key: string; label?: string }[]>;
 }

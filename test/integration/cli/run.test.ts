@@ -63,7 +63,8 @@ describe('runbook run', { timeout: SLOW_TEST_MS }, () => {
     it('with on_failure: rollback, undoes completed steps and exits 3', async () => {
       const result = await sandbox().run(['run', 'cli-rollback', '--yes']);
       expect(result.code).toBe(3);
-      expect(result.stdout).toMatch(/✖ verify: verify_failed[^\n]*\n↩ undoing apply\n↩ undid apply/);
+      // The view reports the states it sees; a fast undo may finish between two looks.
+      expect(result.stdout).toMatch(/✖ verify: verify_failed[^\n]*\n(?:↩ undoing apply\n)?↩ undid apply/);
       expect(result.stdout).toMatch(/↩ rolled back after verify: .*undone: apply/);
     });
   });

@@ -44,7 +44,12 @@ describe('engine when a process died while draining a run', () => {
     it('the reconciler drains the run within seconds, with its audit trail complete', async () => {
       const run = await t.runtime.engine.startRun({ file: 'drain-lock-drill.md', source: RUNBOOK, params: {}, requester: { id: 'UREQ' } });
       await t.waitFor(run.id, (r) => r.snapshot.context.steps['approve']?.status === 'awaiting_approval');
-      expect(await t.runtime.engine.store.lockDrain(run.id, 'a-process-that-was-killed', DRAIN_LOCK_MS)).toBe(true);
+      // Take the lock as a drainer that then dies would (waiting out any drain still in progress).
+      const deadline = Date.now() + 10_000;
+      while (!(await t.runtime.engine.store.lockDrain(run.id, 'a-process-that-was-killed', DRAIN_LOCK_MS))) {
+        if (Date.now() > deadline) throw new Error('the drain lock never came free');
+        await new Promise((r) => setTimeout(r, 20));
+      }
 
       const grantedAt = Date.now();
       const granted = await t.runtime.engine.send(run.id, { type: 'approval.granted', stepId: 'approve', by: { id: 'UAPPROVER' } });

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { AuditRecord } from '../../../src/audit/index.ts';
 import { sleep as executorSleep, type Executor } from '../../../src/executors/contract.ts';
@@ -95,22 +95,21 @@ describe('engine when its Redis restarts', () => {
   let t: TestEngine | undefined;
   /** What the engine's Redis connections reported (they log through the console). */
   let connectionLog: string[];
+  // The runtime hands its logger to its Redis connections: capture what they report.
+  const capture = (fields: Record<string, unknown>, message: string) => void connectionLog.push(`${message} ${JSON.stringify(fields)}`);
+  const logger = { info: capture, warn: capture, error: capture };
 
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), 'runbook-redis-restart-'));
     port = await freePort();
     server = await startRedisServer({ port, dir });
     connectionLog = [];
-    const capture = (...args: unknown[]) => void connectionLog.push(args.map(String).join(' '));
-    vi.spyOn(console, 'warn').mockImplementation(capture);
-    vi.spyOn(console, 'info').mockImplementation(capture);
   });
   afterEach(async () => {
     await t?.close();
     t = undefined;
     await stopAllProcesses();
     rmSync(dir, { recursive: true, force: true });
-    vi.restoreAllMocks();
   });
 
   /** SIGTERM (Redis fsyncs the AOF and exits), `outageMs` of nothing, then the same port and dir. */
@@ -124,7 +123,7 @@ describe('engine when its Redis restarts', () => {
 
   describe('when redis-server is stopped and started again while a step runs', () => {
     it('the run resumes and finishes with every effect once and a complete audit trail', async () => {
-      t = await createTestEngine({ redisUrl: server.url });
+      t = await createTestEngine({ redisUrl: server.url, logger });
       t.redis.on('error', () => undefined); // the helper's own connection: expected to fail during the outage
       const run = await t.runtime.engine.startRun({ file: 'redis-restart-drill.md', source: drill('slow\nms: 3000\nlabel: change'), params: {}, requester: { id: 'UREQ' } });
       await t.waitFor(run.id, (r) => r.snapshot.context.steps['change']?.status === 'running');
@@ -145,7 +144,7 @@ describe('engine when its Redis restarts', () => {
   describe('when Redis is down at the moment a step\'s executor returns', () => {
     it('the result reaches the run once Redis is back, and nothing is applied twice', async () => {
       const outside = createOutsideSystem();
-      t = await createTestEngine({ redisUrl: server.url, catalog: createExecutorCatalog([...TEST_EXECUTOR_SPECS, outside.executor.spec]), extraExecutors: [outside.executor] });
+      t = await createTestEngine({ redisUrl: server.url, logger, catalog: createExecutorCatalog([...TEST_EXECUTOR_SPECS, outside.executor.spec]), extraExecutors: [outside.executor] });
       t.redis.on('error', () => undefined);
       const run = await t.runtime.engine.startRun({ file: 'redis-restart-drill.md', source: drill('outside\nms: 1500'), params: {}, requester: { id: 'UREQ' } });
       await t.waitFor(run.id, (r) => r.snapshot.context.steps['change']?.status === 'running');
