@@ -22,7 +22,7 @@ import type { Dispatcher } from './dispatcher.ts';
 import { EngineError } from './errors.ts';
 import { newRunId } from './ids.ts';
 import type { EngineKeys } from './keys.ts';
-import { RunStore, type RunRecord, type RunStatus } from './run-store.ts';
+import { RunStore, type RunOrigin, type RunRecord, type RunStatus } from './run-store.ts';
 
 export interface EngineLogger {
   info(fields: Record<string, unknown>, message: string): void;
@@ -50,6 +50,7 @@ export interface StartRunRequest {
   readonly requester: Person;
   readonly incident?: Readonly<Record<string, unknown>> & { readonly id: string };
   readonly runId?: string;
+  readonly origin?: RunOrigin;
 }
 
 export interface SendResult {
@@ -98,7 +99,7 @@ export class Engine {
     const records = recordsFor(context, { type: 'run.started', actor: request.requester.id, data: { runbook: runbook.id, file: request.file, sourceHash, params: params.values, requester: request.requester, incident: request.incident ?? null } }, started.effects);
     const status = runStatusOf(started.snapshot);
     await this.store.create(
-      { id: runId, runbookId: runbook.id, runbookFile: request.file, source: request.source, sourceHash, params: params.values, requester: request.requester, status, snapshot: started.snapshot, createdAt: now, ...(request.incident ? { incidentId: request.incident.id } : {}), ...(concurrencyKey ? { concurrencyKey } : {}) },
+      { id: runId, runbookId: runbook.id, runbookFile: request.file, source: request.source, sourceHash, params: params.values, requester: request.requester, status, snapshot: started.snapshot, createdAt: now, ...(request.incident ? { incidentId: request.incident.id } : {}), ...(concurrencyKey ? { concurrencyKey } : {}), ...(request.origin ? { origin: request.origin } : {}) },
       { version: 1, records, effects: started.effects },
     );
     this.options.logger.info({ runId, runbook: runbook.id, requester: request.requester.id }, 'run started');

@@ -29,7 +29,14 @@ export interface RunRecord {
   readonly createdAt: number;
   readonly updatedAt: number;
   readonly concurrencyKey?: string;
+  /** Where the run was requested (a Slack channel, PagerDuty, the CLI): replies and the run message go there. */
+  readonly origin?: RunOrigin;
 }
+
+export type RunOrigin =
+  | { readonly kind: 'slack'; readonly channel: string; readonly teamId?: string; readonly responseUrl?: string }
+  | { readonly kind: 'pagerduty'; readonly incidentId: string }
+  | { readonly kind: 'cli' };
 
 /** What one transition leaves to do: audit first, then the effects. */
 export interface OutboxEntry {
@@ -174,6 +181,7 @@ function serializeRun(run: RunRecord): string[] {
   };
   if (run.incidentId) fields['incidentId'] = run.incidentId;
   if (run.concurrencyKey) fields['concurrencyKey'] = run.concurrencyKey;
+  if (run.origin) fields['origin'] = JSON.stringify(run.origin);
   return Object.entries(fields).flat();
 }
 
@@ -194,5 +202,6 @@ function deserializeRun(hash: Record<string, string>): RunRecord {
     updatedAt: Number(field('updatedAt')),
     ...(hash['incidentId'] ? { incidentId: hash['incidentId'] } : {}),
     ...(hash['concurrencyKey'] ? { concurrencyKey: hash['concurrencyKey'] } : {}),
+    ...(hash['origin'] ? { origin: JSON.parse(hash['origin']) as RunOrigin } : {}),
   };
 }
