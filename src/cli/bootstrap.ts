@@ -38,6 +38,9 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
   const backfillConnection = createRedisConnection(redis.url, { role: 'worker', connectionName: 'runbook-bot:backfill' });
   const built = createExecutorRegistry({
     targetsFile: config.targetsFile,
+    ...(config.slack ? { slack: config.slack } : {}),
+    ...(config.pagerDuty ? { pagerDuty: config.pagerDuty } : {}),
+    ...(config.pagerDutyDefaultService ? { pagerDutyDefaultService: config.pagerDutyDefaultService } : {}),
     backfill: { connection: backfillConnection, prefix: engineKeys(config.redisPrefix).queuePrefix },
     ...(testConnection ? { testExecutors: { redis: testConnection, prefix: config.redisPrefix } } : {}),
   });

@@ -3,6 +3,8 @@
  * is reported with what was expected, never as a stack trace, and secrets are never echoed.
  */
 import { resolve } from 'node:path';
+import { pagerDutyOptionsFromEnv, type PagerDutyClientOptions } from '../integrations/pagerduty.ts';
+import { slackOptionsFromEnv, type SlackClientOptions } from '../integrations/slack.ts';
 import { CliError } from './cli-error.ts';
 
 export interface AppConfig {
@@ -18,6 +20,12 @@ export interface AppConfig {
   readonly testExecutors: boolean;
   readonly fault?: { readonly point: 'before-executor' | 'during-executor' | 'after-executor'; readonly stepId: string };
   readonly logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Slack Web API (`SLACK_BOT_TOKEN`, `SLACK_API_URL`); unset: the `notify` executor is unavailable. */
+  readonly slack?: SlackClientOptions;
+  /** PagerDuty REST (`PAGERDUTY_TOKEN`, `PAGERDUTY_FROM`, `PAGERDUTY_API_URL`); unset: `page` is unavailable. */
+  readonly pagerDuty?: PagerDutyClientOptions;
+  /** Service for pages that name only an escalation policy (`PAGERDUTY_DEFAULT_SERVICE`). */
+  readonly pagerDutyDefaultService?: string;
 }
 
 const FAULT_POINTS = ['before-executor', 'during-executor', 'after-executor'] as const;
@@ -45,6 +53,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
   const faultPoint = oneOf('RUNBOOK_FAULT_POINT', FAULT_POINTS, undefined);
   const faultStep = value('RUNBOOK_FAULT_STEP');
   if (faultPoint && !faultStep) problems.push('RUNBOOK_FAULT_POINT needs RUNBOOK_FAULT_STEP (the step id to fail at)');
+  const slack = slackOptionsFromEnv(env);
+  const pagerDuty = pagerDutyOptionsFromEnv(env);
+  problems.push(...slack.problems, ...pagerDuty.problems);
   const config: AppConfig = {
     dataDir: resolve(cwd, value('DATA_DIR') ?? 'var'),
     runbooksDir: resolve(cwd, value('RUNBOOKS_DIR') ?? 'runbooks'),
@@ -55,6 +66,9 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     testExecutors: value('RUNBOOK_TEST_EXECUTORS') === '1' || value('RUNBOOK_TEST_EXECUTORS') === 'true',
     ...(faultPoint && faultStep ? { fault: { point: faultPoint, stepId: faultStep } } : {}),
     logLevel: oneOf('LOG_LEVEL', LOG_LEVELS, 'info') ?? 'info',
+    ...(slack.options ? { slack: slack.options } : {}),
+    ...(pagerDuty.options ? { pagerDuty: pagerDuty.options } : {}),
+    ...(value('PAGERDUTY_DEFAULT_SERVICE') ? { pagerDutyDefaultService: value('PAGERDUTY_DEFAULT_SERVICE') } : {}),
   };
   if (problems.length > 0) throw new CliError('config_invalid', problems.join('\n'));
   return config;

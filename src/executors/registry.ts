@@ -6,6 +6,10 @@
 import { existsSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 import { createSsmClient } from '../integrations/ssm.ts';
+import { createPagerDutyClient, type PagerDutyClientOptions } from '../integrations/pagerduty.ts';
+import { createSlackMessenger, type SlackClientOptions } from '../integrations/slack.ts';
+import { createNotifyExecutor } from './notify.ts';
+import { createPageExecutor } from './page.ts';
 import { createBackfillExecutor, type BackfillExecutor } from './backfill.ts';
 import type { Executor, ExecutorLogger, ExecutorRegistry } from './contract.ts';
 import { createFailoverExecutor } from './failover.ts';
@@ -26,6 +30,10 @@ export interface RegistryOptions {
   /** Redis and key prefix for the test executors; omit to leave them out. */
   readonly testExecutors?: { readonly redis: Redis; readonly prefix: string };
   readonly logger?: ExecutorLogger;
+  readonly slack?: SlackClientOptions;
+  readonly pagerDuty?: PagerDutyClientOptions;
+  /** Service for pages that name only an escalation policy. */
+  readonly pagerDutyDefaultService?: string;
 }
 
 export interface BuiltRegistry {
@@ -60,6 +68,12 @@ export function createExecutorRegistry(options: RegistryOptions = {}): BuiltRegi
     const why = `no targets file at ${targetsFile} (set TARGETS_FILE; see targets.example.yaml)`;
     unavailable.set('rollback', why).set('failover', why);
   }
+  if (options.slack) executors.push(createNotifyExecutor({ slack: createSlackMessenger(options.slack) }));
+  else unavailable.set('notify', 'SLACK_BOT_TOKEN is not set');
+  if (options.pagerDuty) {
+    const defaultService = options.pagerDutyDefaultService ? { defaultService: options.pagerDutyDefaultService } : {};
+    executors.push(createPageExecutor({ pagerduty: createPagerDutyClient(options.pagerDuty), ...defaultService }));
+  } else unavailable.set('page', 'PAGERDUTY_TOKEN and PAGERDUTY_FROM are not set');
   if (options.testExecutors) executors.push(...createTestExecutors(options.testExecutors.redis, options.testExecutors.prefix).executors);
   const registry = new Map(executors.map((e) => [e.spec.name, e]));
   let backfill: BackfillExecutor | undefined;
