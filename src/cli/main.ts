@@ -12,6 +12,7 @@ import { planCommand } from './commands/plan.ts';
 import { processIo, type CliIo } from './io.ts';
 import { loadConfig } from './config.ts';
 import { workerCommand } from './commands/worker.ts';
+import { loadWebConfig, webCommand } from './commands/web.ts';
 import { runCommand } from './commands/run.ts';
 import { listCommand } from './commands/list.ts';
 import { statusCommand } from './commands/status.ts';
@@ -78,6 +79,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   worker: async (args, io) => {
     parseArgs({ args, allowPositionals: false, options: {} });
     return workerCommand(loadConfig(io.env, io.cwd), io);
+  },
+  web: async (args, io) => {
+    parseArgs({ args, allowPositionals: false, options: {} });
+    const { config, web } = loadWebConfig(io.env, io.cwd);
+    return webCommand(config, web, io);
   },
   run: async (args, io) => {
     const { values, positionals } = parseArgs({
