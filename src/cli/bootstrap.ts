@@ -12,6 +12,7 @@ import type { EngineLogger } from '../engine/engine.ts';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../engine/runtime.ts';
 import { engineKeys } from '../engine/keys.ts';
 import { createRedisConnection, resolveRedis, type ResolvedRedis } from '../integrations/redis.ts';
+import { createHostResolver } from '../sandbox/hosts.ts';
 import type { ExecutorCatalog } from '../machines/executor-spec.ts';
 import type { AppConfig } from './config.ts';
 
@@ -38,6 +39,7 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
   const backfillConnection = createRedisConnection(redis.url, { role: 'worker', connectionName: 'runbook-bot:backfill' });
   const built = createExecutorRegistry({
     targetsFile: config.targetsFile,
+    ...(config.sandboxHosts ? { resolveUrl: createHostResolver(config.sandboxHosts) } : {}),
     ...(config.slack ? { slack: config.slack } : {}),
     ...(config.pagerDuty ? { pagerDuty: config.pagerDuty } : {}),
     ...(config.pagerDutyDefaultService ? { pagerDutyDefaultService: config.pagerDutyDefaultService } : {}),

@@ -5,9 +5,12 @@
 import { resolve } from 'node:path';
 import { pagerDutyOptionsFromEnv, type PagerDutyClientOptions } from '../integrations/pagerduty.ts';
 import { slackOptionsFromEnv, type SlackClientOptions } from '../integrations/slack.ts';
+import { parseHostMapping, SANDBOX_HOSTS_ENV, type HostMapping } from '../sandbox/hosts.ts';
 import { CliError } from './cli-error.ts';
 
 export interface AppConfig {
+  /** `SANDBOX_HOSTS`: production hosts answered by loopback stand-ins (tests, `runbook sandbox`); unset in production. */
+  readonly sandboxHosts?: HostMapping;
   readonly dataDir: string;
   readonly runbooksDir: string;
   /** `targets.yaml`: which backend controls each model's serving and service's traffic. */
@@ -56,7 +59,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
   const slack = slackOptionsFromEnv(env);
   const pagerDuty = pagerDutyOptionsFromEnv(env);
   problems.push(...slack.problems, ...pagerDuty.problems);
+  const sandboxHosts = value(SANDBOX_HOSTS_ENV) === undefined ? undefined : parseHostMapping(value(SANDBOX_HOSTS_ENV) ?? '');
+  if (sandboxHosts && !sandboxHosts.ok) problems.push(...sandboxHosts.problems);
   const config: AppConfig = {
+    ...(sandboxHosts?.ok ? { sandboxHosts: sandboxHosts.mapping } : {}),
     dataDir: resolve(cwd, value('DATA_DIR') ?? 'var'),
     runbooksDir: resolve(cwd, value('RUNBOOKS_DIR') ?? 'runbooks'),
     targetsFile: resolve(cwd, value('TARGETS_FILE') ?? 'targets.yaml'),

@@ -12,6 +12,7 @@ import { planCommand } from './commands/plan.ts';
 import { processIo, type CliIo } from './io.ts';
 import { loadConfig } from './config.ts';
 import { workerCommand } from './commands/worker.ts';
+import { sandboxCommand } from './commands/sandbox.ts';
 import { loadWebConfig, webCommand } from './commands/web.ts';
 import { runCommand } from './commands/run.ts';
 import { listCommand } from './commands/list.ts';
@@ -53,6 +54,8 @@ Commands:
                                                skip a manual step
                                                (these exit 1 when the engine ignores the request, with why)
   worker                                       run step, timer and notify workers (Procfile \`worker\`)
+  sandbox [--format env|json]                  start loopback stand-ins of every outside service, print the
+                                               environment that points the bot at them; Ctrl-C stops them
   help                                         this text
 
 <runbook> is a file path, a runbook id (rollback-model) or its Slack command (rollback).
@@ -75,6 +78,10 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string', default: 'mermaid' } } });
     const name = onePositional(positionals, 'graph <runbook>');
     return graphCommand(name, oneOf('--format', values.format, ['mermaid', 'json'] as const), runbooksDir(io), executorCatalog, io);
+  },
+  sandbox: async (args, io) => {
+    const { values } = parseArgs({ args, allowPositionals: false, options: { format: { type: 'string', default: 'env' } } });
+    return sandboxCommand({ format: oneOf('--format', values.format, ['env', 'json'] as const) }, io);
   },
   worker: async (args, io) => {
     parseArgs({ args, allowPositionals: false, options: {} });

@@ -23,6 +23,8 @@ import { createTestExecutors } from './testing.ts';
 
 export interface RegistryOptions {
   readonly allowHost?: HttpExecutorOptions['allowHost'];
+  /** Where `http` calls really go (the sandbox's host mapping); the allowlist, logs and outputs keep the runbook's URL. @default as written */
+  readonly resolveUrl?: HttpExecutorOptions['resolveUrl'];
   /** `targets.yaml` for `rollback` and `failover`; without the file those two are unavailable. */
   readonly targetsFile?: string;
   /** Redis and BullMQ prefix for `backfill`'s partition jobs; omit to leave `backfill` out. */
@@ -54,7 +56,7 @@ export function createExecutorRegistry(options: RegistryOptions = {}): BuiltRegi
   const ssmClient = createSsmClient();
   const allowHost = options.allowHost ? { allowHost: options.allowHost } : {};
   const executors: Executor[] = [
-    createHttpExecutor({ maxBodyBytes: HTTP_BODY_BYTES, ...allowHost }),
+    createHttpExecutor({ maxBodyBytes: HTTP_BODY_BYTES, ...allowHost, ...(options.resolveUrl ? { resolveUrl: options.resolveUrl } : {}) }),
     createRunExecutor({ maxStreamBytes: RUN_STREAM_BYTES }),
     createSsmExecutor({ client: ssmClient }),
     createSsmAutomationExecutor({ client: ssmClient }),

@@ -113,7 +113,18 @@ function failureTransition(runbook: Runbook, step: Step, index: number, error: (
     case 'goto':
       return { target: `#run.steps.${step.onFailure.stepId}`, actions };
     case 'rollback':
-      return { target: '#run.rolling_back', actions: [...actions, update(({ context }) => ({ rollback: { reason: 'failure', undone: context.rollback?.undone ?? [] } }))] };
+      return {
+        target: '#run.rolling_back',
+        actions: [
+          ...actions,
+          update(({ context }) => ({
+            rollback: { reason: 'failure', undone: context.rollback?.undone ?? [] },
+            // A call that failed may have half-applied (traffic shifted to 10%, a rollout started):
+            // its own undo runs first. Undo calls are idempotent, so undoing nothing is harmless.
+            ...(step.undo && stepState(context, step.id).attempt > 0 ? { undoStack: [...context.undoStack.filter((id) => id !== step.id), step.id] } : {}),
+          })),
+        ],
+      };
     default:
       return { target: '#run.failed', actions };
   }

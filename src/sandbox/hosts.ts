@@ -34,9 +34,13 @@ const EXAMPLE = 'serving-control.ml.internal=http://127.0.0.1:41234,metrics.ml.i
 export function parseHostMapping(raw: string): HostMappingResult {
   const text = raw.trim();
   const problems: string[] = [];
-  const entries = text.startsWith('{') ? jsonEntries(text, problems) : pairEntries(text, problems);
+  const entries = text.startsWith('{') ? jsonEntries(text, problems) : pairEntries(text);
   const mapping = new Map<string, URL>();
   for (const [host, base] of entries) {
+    if (base === undefined) {
+      problems.push(`${SANDBOX_HOSTS_ENV}: expected host=http://127.0.0.1:PORT pairs separated by commas (${EXAMPLE}), found ${JSON.stringify(host.trim().slice(0, 80))}`);
+      continue;
+    }
     const key = host.trim().toLowerCase();
     if (!HOST.test(key)) {
       problems.push(`${SANDBOX_HOSTS_ENV}: expected a host name such as serving-control.ml.internal, found ${JSON.stringify(host.slice(0, 80))}`);
@@ -50,13 +54,12 @@ export function parseHostMapping(raw: string): HostMappingResult {
   return problems.length > 0 ? { ok: false, problems } : { ok: true, mapping };
 }
 
-function pairEntries(text: string, problems: string[]): [string, string][] {
+/** `host=base` pairs in order; a pair without `=` comes back as `[text, undefined]`. */
+function pairEntries(text: string): [string, string | undefined][] {
   if (text === '') return [];
-  return text.split(',').flatMap((pair): [string, string][] => {
+  return text.split(',').map((pair) => {
     const at = pair.indexOf('=');
-    if (at > 0) return [[pair.slice(0, at), pair.slice(at + 1).trim()]];
-    problems.push(`${SANDBOX_HOSTS_ENV}: expected host=http://127.0.0.1:PORT pairs separated by commas (${EXAMPLE}), found ${JSON.stringify(pair.trim().slice(0, 80))}`);
-    return [];
+    return at > 0 ? [pair.slice(0, at), pair.slice(at + 1).trim()] : [pair, undefined];
   });
 }
 

@@ -7,20 +7,22 @@
  * - `TARGETS_FILE` is a generated `targets.yaml` whose entries are the serving and traffic stand-ins;
  * - `AWS_ENDPOINT_URL_SSM`, `AWS_REGION` and fake credentials send the real AWS SDK to the SSM
  *   stand-in (the developer's `~/.aws` is not read);
- * - `SLACK_API_URL`, `PAGERDUTY_API_URL` and their tokens, when `slack.ts` / `pagerduty.ts` exist.
+ * - `SLACK_API_URL`, `PAGERDUTY_API_URL` and their tokens and From address for the Slack and
+ *   PagerDuty stand-ins (`slack.ts`, `pagerduty.ts`).
  *
  * Used by tests and `runbook sandbox`; nothing here listens beyond 127.0.0.1.
  */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   startServingControlStandIn, startTrafficManagerStandIn,
   type ControlStandIn, type ModelFixture, type ServiceFixture, type ServingControlState, type TrafficManagerState,
 } from './control-apis.ts';
 import { SANDBOX_HOSTS_ENV, formatHostMapping } from './hosts.ts';
 import { ML_PLATFORM_HOSTS, fail, ok, startJsonStandIn, startMlPlatform, type MlPlatform, type MlPlatformOptions, type PlatformStandIn } from './ml-platform.ts';
+import { startPagerDutyStandIn, type PagerDutyStandInOptions, type PagerDutyStandInState } from './pagerduty.ts';
+import { startSlackStandIn, type SlackStandInOptions, type SlackStandInState } from './slack.ts';
 import { startSsmStandIn, type SsmStandIn, type SsmStandInOptions, type StandInInstance } from './ssm.ts';
 
 /** The production hosts of the control APIs, served by `control-apis.ts`. */
@@ -37,17 +39,12 @@ export interface SandboxOptions {
   /** @default three instances tagged ml-model=<first model>, environment=production, role=model-serving */
   readonly instances?: readonly StandInInstance[];
   readonly ssm?: Pick<SsmStandInOptions, 'completeAfterPolls' | 'completeAfterMs'>;
+  /** @default the channels the shipped runbooks post to, unknown channels refused */
+  readonly slack?: Omit<SlackStandInOptions, 'port' | 'host' | 'tokens'>;
+  /** @default the stand-in's services plus the registry's owning-team service PRANK01, and the runbooks' escalation policies */
+  readonly pagerduty?: Omit<PagerDutyStandInOptions, 'port' | 'host' | 'tokens'>;
   /** Where `targets.yaml` is written. @default a new temp directory, removed by `close()` */
   readonly dir?: string;
-}
-
-/** A stand-in found in an optional module (Slack, PagerDuty) whose state shape this file does not know. */
-export interface OptionalStandIn {
-  readonly url: string;
-  readonly state: unknown;
-  /** Web API base, when the stand-in says (else `<url>/api/`). */
-  readonly apiUrl?: string;
-  close(): Promise<void>;
 }
 
 /** Every stand-in's state, for tests to script and inspect. */
@@ -58,20 +55,18 @@ export interface SandboxState {
   readonly platform: MlPlatform;
   /** The serving control API's `replicas` route (the rest of that host is `serving`). */
   readonly servingReplicas: PlatformStandIn;
-  readonly slack?: OptionalStandIn;
-  readonly pagerduty?: OptionalStandIn;
+  readonly slack: SlackStandInState;
+  readonly pagerduty: PagerDutyStandInState;
 }
 
 /** A running sandbox; `close()` is idempotent. */
 export interface Sandbox {
-  /** The environment for bot processes: SANDBOX_HOSTS, TARGETS_FILE, AWS_*, tokens, SLACK_* / PAGERDUTY_* when present. */
+  /** The environment for bot processes: SANDBOX_HOSTS, TARGETS_FILE, AWS_*, SLACK_*, PAGERDUTY_*, control API tokens. */
   readonly env: Readonly<Record<string, string>>;
   readonly state: SandboxState;
   /** Production host → loopback base URL (what `SANDBOX_HOSTS` holds). */
   readonly hosts: Readonly<Record<string, string>>;
   readonly targetsFile: string;
-  /** What is not simulated (a missing optional stand-in), one sentence each. */
-  readonly notes: readonly string[];
   close(): Promise<void>;
 }
 
@@ -88,6 +83,19 @@ const FAKE_SECRETS = {
 } as const;
 const DEFAULT_MODELS: Readonly<Record<string, ModelFixture>> = { 'model-x': { history: ['v40', 'v41', 'v42'] } };
 const DEFAULT_WEIGHTS = { weights: { 'us-east-1': 100, 'us-west-2': 0 } };
+const DEFAULT_CHANNELS = [
+  { id: 'C0GENERAL1', name: 'general' }, { id: 'C0MLINC001', name: 'ml-incidents' }, { id: 'C0MLONC001', name: 'ml-oncall' },
+  { id: 'C0MLFEAT01', name: 'ml-features' }, { id: 'C0MLMON001', name: 'ml-monitoring' },
+];
+const DEFAULT_PD_SERVICES = [
+  { id: 'PSVC001', name: 'model-serving', escalationPolicyId: 'PEP0001' }, { id: 'PSVC002', name: 'feature-pipeline', escalationPolicyId: 'PEP0001' },
+  { id: 'PSVC003', name: 'model-monitoring', escalationPolicyId: 'PEP0001' }, { id: 'PRANK01', name: 'ml-ranking', escalationPolicyId: 'PABC123' },
+];
+// The escalation policies the shipped runbooks' approval escalations page.
+const DEFAULT_PD_POLICIES = [
+  { id: 'PEP0001', name: 'ML on-call', levels: 3 }, { id: 'PABC123', name: 'ML leads', levels: 2 },
+  { id: 'PK3ML7Q', name: 'ML on-call leads', levels: 2 }, { id: 'PSRE4IC', name: 'SRE incident commanders', levels: 2 },
+];
 
 /** Starts every stand-in on 127.0.0.1 and writes the sandbox's `targets.yaml`. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -107,9 +115,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const ssm = track(await startSsmStandIn({ ...options.ssm, instances: options.instances ?? defaultInstances(Object.keys(models)[0] ?? 'model-x') }));
     const platformModels = Object.fromEntries(Object.entries(models).map(([name, m]) => [name, { versions: m.versions ?? m.history }]));
     const platform = track(await startMlPlatform({ models: platformModels, ...options.platform }));
-    const slack = await startOptional('./slack.ts', 'startSlackStandIn');
-    const pagerduty = await startOptional('./pagerduty.ts', 'startPagerDutyStandIn');
-    for (const found of [slack, pagerduty]) if (found) track(found);
+    const slack = track(await startSlackStandIn({ channels: DEFAULT_CHANNELS, strictChannels: true, ...options.slack, tokens: [FAKE_SECRETS.SLACK_BOT_TOKEN] }));
+    const pagerduty = track(await startPagerDutyStandIn({ services: DEFAULT_PD_SERVICES, escalationPolicies: DEFAULT_PD_POLICIES, ...options.pagerduty, tokens: [FAKE_SECRETS.PAGERDUTY_TOKEN] }));
 
     const hosts: Record<string, string> = { [CONTROL_HOSTS.serving]: replicas.url, [CONTROL_HOSTS.traffic]: traffic.url };
     for (const [name, host] of Object.entries(ML_PLATFORM_HOSTS)) hosts[host] = platform.standIns[name as keyof typeof ML_PLATFORM_HOSTS].url;
@@ -128,17 +135,18 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       AWS_CONFIG_FILE: join(dir, 'aws-config-none'),
       AWS_SHARED_CREDENTIALS_FILE: join(dir, 'aws-credentials-none'),
       AWS_EC2_METADATA_DISABLED: 'true',
-      ...(slack ? { SLACK_API_URL: slack.apiUrl ?? `${slack.url}/api/`, SLACK_BOT_TOKEN: FAKE_SECRETS.SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET: FAKE_SECRETS.SLACK_SIGNING_SECRET } : {}),
-      ...(pagerduty ? { PAGERDUTY_API_URL: pagerduty.apiUrl ?? pagerduty.url, PAGERDUTY_TOKEN: FAKE_SECRETS.PAGERDUTY_TOKEN, PAGERDUTY_WEBHOOK_SECRET: FAKE_SECRETS.PAGERDUTY_WEBHOOK_SECRET, PAGERDUTY_FROM: 'runbook-bot@example.com' } : {}),
+      SLACK_API_URL: slack.url,
+      SLACK_BOT_TOKEN: FAKE_SECRETS.SLACK_BOT_TOKEN,
+      SLACK_SIGNING_SECRET: FAKE_SECRETS.SLACK_SIGNING_SECRET,
+      PAGERDUTY_API_URL: pagerduty.url,
+      PAGERDUTY_TOKEN: FAKE_SECRETS.PAGERDUTY_TOKEN,
+      PAGERDUTY_WEBHOOK_SECRET: FAKE_SECRETS.PAGERDUTY_WEBHOOK_SECRET,
+      PAGERDUTY_FROM: 'runbook-bot@example.com',
     };
-    const notes = [
-      ...(slack ? [] : ['no Slack stand-in (src/sandbox/slack.ts with startSlackStandIn): SLACK_* are unset, `notify` steps have nowhere to post']),
-      ...(pagerduty ? [] : ['no PagerDuty stand-in (src/sandbox/pagerduty.ts with startPagerDutyStandIn): PAGERDUTY_* are unset, `page` steps have nowhere to page']),
-    ];
     let closing: Promise<void> | undefined;
     return {
-      env, hosts, targetsFile, notes,
-      state: { serving: serving.state, traffic: traffic.state, ssm: ssm.state, platform, servingReplicas: replicas, ...(slack ? { slack } : {}), ...(pagerduty ? { pagerduty } : {}) },
+      env, hosts, targetsFile,
+      state: { serving: serving.state, traffic: traffic.state, ssm: ssm.state, platform, servingReplicas: replicas, slack: slack.state, pagerduty: pagerduty.state },
       close: () => (closing ??= closeAll()),
     };
   } catch (error) {
@@ -171,20 +179,4 @@ function targetsYaml(servingUrl: string, trafficUrl: string): string {
     `  default: { backend: http, base_url: "${trafficUrl}", auth_header_env: TRAFFIC_API_TOKEN }`,
     '',
   ].join('\n');
-}
-
-/**
- * Starts the stand-in another module exports as `exportName`, if that module exists yet (the Slack
- * and PagerDuty stand-ins are written separately). It must return `{ url, state, close }`.
- */
-async function startOptional(file: string, exportName: string): Promise<OptionalStandIn | undefined> {
-  const path = fileURLToPath(new URL(file, import.meta.url));
-  if (!existsSync(path)) return undefined;
-  const loaded: unknown = await import(path);
-  const start = typeof loaded === 'object' && loaded !== null ? (loaded as Record<string, unknown>)[exportName] : undefined;
-  if (typeof start !== 'function') throw new Error(`${file} exports no ${exportName}(); the sandbox cannot start it`);
-  const standIn: unknown = await (start as (options: Record<string, never>) => unknown)({});
-  const shape = typeof standIn === 'object' && standIn !== null ? (standIn as Record<string, unknown>) : {};
-  if (typeof shape['url'] !== 'string' || typeof shape['close'] !== 'function') throw new Error(`${file}: ${exportName}() did not return { url, state, close }`);
-  return standIn as OptionalStandIn;
 }

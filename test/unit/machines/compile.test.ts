@@ -106,14 +106,16 @@ describe('compileRunbook', () => {
       expect(run.status).toBe('succeeded');
     });
 
-    it('undoes completed steps in reverse order on `rollback`, then ends rolled back', () => {
+    it('undoes the failed call and then the completed steps in reverse order on `rollback`, then ends rolled back', () => {
       const run = new RunDriver(failing('rollback'));
       toSecond(run);
       run.fail('boom', false);
+      expect(run.lastRun()).toMatchObject({ stepId: 'second', phase: 'undo', input: { argv: ['undo-two'] } });
+      run.succeed();
       expect(run.lastRun()).toMatchObject({ stepId: 'first', phase: 'undo', input: { argv: ['undo-one'] }, idempotencyKey: ['run1', 'first', 'undo', 1] });
       run.succeed();
       expect(run.status).toBe('rolled_back');
-      expect(run.snapshot.output).toMatchObject({ status: 'rolled_back', undone: ['first'], failure: { stepId: 'second' } });
+      expect(run.snapshot.output).toMatchObject({ status: 'rolled_back', undone: ['second', 'first'], failure: { stepId: 'second' } });
       expect(run.step('first')?.status).toBe('undone');
     });
 
@@ -121,6 +123,7 @@ describe('compileRunbook', () => {
       const run = new RunDriver(failing('rollback'));
       toSecond(run);
       run.fail('boom', false);
+      run.succeed();
       run.fail('undo-broke', false);
       expect(run.status).toBe('failed');
       expect(run.snapshot.output).toMatchObject({ failure: { stepId: 'first', error: { code: 'undo_failed' } } });
