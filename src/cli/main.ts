@@ -54,6 +54,8 @@ Commands:
                                                skip a manual step
                                                (these exit 1 when the engine ignores the request, with why)
   worker                                       run step, timer and notify workers (Procfile \`worker\`)
+  web                                          the Slack bot: Bolt at POST /slack/events, GET /healthz, /readyz
+                                               (Procfile \`web\`; SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, PORT)
   sandbox [--format env|json]                  start loopback stand-ins of every outside service, print the
                                                environment that points the bot at them; Ctrl-C stops them
   help                                         this text
