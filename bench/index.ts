@@ -4,12 +4,16 @@
  */
 import { benchCompile } from './compile.ts';
 import { benchEngine } from './engine.ts';
+import { benchExecutors } from './executors.ts';
 import { printTable } from './stats.ts';
 
+// BENCH=executors,compiler runs only those sections.
+const only = process.env['BENCH']?.toLowerCase().split(',');
 const sections: [string, () => Promise<Parameters<typeof printTable>[1]> | Parameters<typeof printTable>[1]][] = [
   ['Compiler', benchCompile],
   ['Engine', benchEngine],
+  ['Executors', benchExecutors],
 ];
 
 console.log(`# Runbook Bot benchmarks (node ${process.version}, ${new Date().toISOString()})`);
-for (const [title, run] of sections) printTable(title, await run());
+for (const [title, run] of sections) if (!only || only.includes(title.toLowerCase())) printTable(title, await run());
