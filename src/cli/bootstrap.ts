@@ -13,6 +13,8 @@ import { createRuntime, type Runtime, type RuntimeOptions } from '../engine/runt
 import { engineKeys } from '../engine/keys.ts';
 import { createRedisConnection, resolveRedis, type ResolvedRedis } from '../integrations/redis.ts';
 import { createHostResolver } from '../sandbox/hosts.ts';
+import { createSlackClient } from '../integrations/slack.ts';
+import { createSlackNotifier, lateBoundNotifier } from '../bot/notifier.ts';
 import type { ExecutorCatalog } from '../machines/executor-spec.ts';
 import type { AppConfig } from './config.ts';
 
@@ -47,6 +49,9 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
     ...(testConnection ? { testExecutors: { redis: testConnection, prefix: config.redisPrefix } } : {}),
   });
   const registry = built.executors;
+  // The run-message notifier needs the runtime's engine, Redis and notify queue, which exist only
+  // once the runtime does: the runtime gets a late-bound notifier, bound right after.
+  const slackNotifier = config.slack && options.workers?.notify && !options.notifier ? lateBoundNotifier() : undefined;
   const runtime = await createRuntime({
     redisUrl: redis.url,
     prefix: config.redisPrefix,
@@ -60,8 +65,20 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
       await createBackfillPartitionWorker({ connection: connect('backfill'), prefix: keys.queuePrefix, executors: () => registry, logger: log }),
     ],
     ...(config.fault && testConnection ? { fault: faultInjection(config.fault, testConnection, config.redisPrefix) } : {}),
+    ...(slackNotifier ? { notifier: slackNotifier.notifier } : {}),
     ...options,
   });
+  if (slackNotifier && config.slack) {
+    slackNotifier.bind(createSlackNotifier({
+      // No client retries (a resent post duplicates) and 429s surface to the notifier, which reschedules.
+      slack: createSlackClient({ ...config.slack, retries: 0, rejectRateLimitedCalls: true }),
+      redis: runtime.redis,
+      prefix: config.redisPrefix,
+      engine: runtime.engine,
+      queue: runtime.queues.notify,
+      logger,
+    }));
+  }
   let closing: Promise<void> | undefined;
   return {
     config,

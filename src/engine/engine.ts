@@ -15,7 +15,7 @@ import { loadRunbook } from '../machines/load.ts';
 import { resolveParams } from '../machines/params.ts';
 import { applyEvent, finalStatusOf, startRun } from '../machines/run-machine.ts';
 import { whyIgnored } from '../machines/run-logic.ts';
-import type { Person, RunEvent } from '../machines/run-types.ts';
+import type { Effect, Person, RunEvent } from '../machines/run-types.ts';
 import { renderTemplate } from '../machines/template.ts';
 import { ignoredRecord, recordsFor, type RecordContext } from './audit-records.ts';
 import type { Dispatcher } from './dispatcher.ts';
@@ -100,7 +100,7 @@ export class Engine {
     const status = runStatusOf(started.snapshot);
     await this.store.create(
       { id: runId, runbookId: runbook.id, runbookFile: request.file, source: request.source, sourceHash, params: params.values, requester: request.requester, status, snapshot: started.snapshot, createdAt: now, ...(request.incident ? { incidentId: request.incident.id } : {}), ...(concurrencyKey ? { concurrencyKey } : {}), ...(request.origin ? { origin: request.origin } : {}) },
-      { version: 1, records, effects: started.effects },
+      { version: 1, records, effects: withMessageUpdate({ origin: request.origin }, started.effects) },
     );
     this.options.logger.info({ runId, runbook: runbook.id, requester: request.requester.id }, 'run started');
     await this.drain(runId);
@@ -124,7 +124,8 @@ export class Engine {
       const version = run.version + 1;
       const records = recordsFor(this.recordContext(run, version, now), stamped, stepped.effects);
       const status = runStatusOf(stepped.snapshot);
-      if (await this.store.commit(run, stepped.snapshot, status, { version, records, effects: stepped.effects }, now)) {
+      const effects = withMessageUpdate(run, stepped.effects);
+      if (await this.store.commit(run, stepped.snapshot, status, { version, records, effects }, now)) {
         if (status !== 'active') this.options.logger.info({ runId, status }, 'run finished');
         await this.drain(runId);
         return { applied: true, run: (await this.store.get(runId)) ?? run };
@@ -189,6 +190,14 @@ export class Engine {
     const secrets = runbook.params.filter((p) => p.secret).map((p) => run.params[p.name]).filter((v): v is string => typeof v === 'string' && v.length > 0);
     return { runId: run.id, version, at, runbookId: run.runbookId, runbookHash: run.sourceHash, ...(run.incidentId ? { incidentId: run.incidentId } : {}), secrets };
   }
+}
+
+/** Effects that reach the notify queue anyway re-render the run message; otherwise ask for it once. */
+const NOTIFIED: ReadonlySet<Effect['kind']> = new Set(['approval.request', 'approval.recorded', 'approval.closed', 'manual.request', 'manual.closed', 'step.skipped', 'run.finished']);
+
+function withMessageUpdate(run: Pick<RunRecord, 'origin'>, effects: readonly Effect[]): readonly Effect[] {
+  if (run.origin?.kind !== 'slack' || effects.some((e) => NOTIFIED.has(e.kind))) return effects;
+  return [...effects, { kind: 'run.updated' }];
 }
 
 export function runStatusOf(snapshot: RunRecord['snapshot']): RunStatus {

@@ -130,7 +130,9 @@ export type Effect =
   | { readonly kind: 'manual.closed'; readonly stepId: string; readonly outcome: 'done' | 'skipped' | 'cancelled' }
   | { readonly kind: 'timer.schedule'; readonly timerId: string; readonly delayMs: number; readonly purpose: TimerPurpose; readonly stepId: string }
   | { readonly kind: 'timer.cancel'; readonly timerId: string }
-  | { readonly kind: 'run.finished'; readonly status: FinalStatus; readonly summary: RunSummary };
+  | { readonly kind: 'run.finished'; readonly status: FinalStatus; readonly summary: RunSummary }
+  /** Added by the engine (not the machine) for runs whose message lives in Slack: re-render it. */
+  | { readonly kind: 'run.updated' };
 
 export interface RunSummary {
   readonly status: FinalStatus;

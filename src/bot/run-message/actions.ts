@@ -6,6 +6,7 @@
  */
 import { BLOCK_LIMITS, plainText, type ActionsBlock, type ButtonElement, type ConfirmDialog } from './blocks.ts';
 
+/** The `action_id` of each run button (the bot's handlers listen for exactly these). */
 export const RUN_ACTIONS = {
   approve: 'runbook.approve',
   reject: 'runbook.reject',
@@ -14,6 +15,7 @@ export const RUN_ACTIONS = {
   cancel: 'runbook.cancel',
 } as const;
 
+/** One of {@link RUN_ACTIONS}. */
 export type RunActionId = (typeof RUN_ACTIONS)[keyof typeof RUN_ACTIONS];
 
 /** The `value` of every run button. */

@@ -25,17 +25,20 @@ export const BLOCK_LIMITS = {
   confirmButton: 30,
 } as const;
 
+/** Plain text (headers, buttons, dialogs); `emoji` lets `:shortcodes:` render. */
 export interface PlainText {
   readonly type: 'plain_text';
   readonly text: string;
   readonly emoji?: boolean;
 }
 
+/** Slack mrkdwn text (already escaped by the builder). */
 export interface MrkdwnText {
   readonly type: 'mrkdwn';
   readonly text: string;
 }
 
+/** The confirmation a button asks for before it fires. */
 export interface ConfirmDialog {
   readonly title: PlainText;
   readonly text: PlainText;
@@ -44,6 +47,7 @@ export interface ConfirmDialog {
   readonly style?: 'primary' | 'danger';
 }
 
+/** A button; `value` comes back in the `block_actions` payload. */
 export interface ButtonElement {
   readonly type: 'button';
   readonly action_id: string;
@@ -53,34 +57,40 @@ export interface ButtonElement {
   readonly confirm?: ConfirmDialog;
 }
 
+/** A header: large plain text, at most 150 characters. */
 export interface HeaderBlock {
   readonly type: 'header';
   readonly block_id?: string;
   readonly text: PlainText;
 }
 
+/** A section of mrkdwn, at most 3,000 characters. */
 export interface SectionBlock {
   readonly type: 'section';
   readonly block_id?: string;
   readonly text: MrkdwnText;
 }
 
+/** A horizontal rule. */
 export interface DividerBlock {
   readonly type: 'divider';
 }
 
+/** Small grey text under the message. */
 export interface ContextBlock {
   readonly type: 'context';
   readonly block_id?: string;
   readonly elements: readonly MrkdwnText[];
 }
 
+/** A row of buttons. */
 export interface ActionsBlock {
   readonly type: 'actions';
   readonly block_id?: string;
   readonly elements: readonly ButtonElement[];
 }
 
+/** Every block the run message uses. */
 export type RunMessageBlock = HeaderBlock | SectionBlock | DividerBlock | ContextBlock | ActionsBlock;
 
 /** A message: `text` is the notification / fallback text, `blocks` what Slack shows. */
@@ -99,6 +109,7 @@ export function section(text: string, blockId?: string): SectionBlock {
   return { type: 'section', ...(blockId ? { block_id: blockId } : {}), text: { type: 'mrkdwn', text } };
 }
 
+/** The one divider block. */
 export const divider: DividerBlock = { type: 'divider' };
 
 /** `text` cut to `max` characters (ending in `…` when cut). */

@@ -9,6 +9,7 @@ import type { StepState, StepStatus } from '../../machines/run-types.ts';
 import { formatDecision, formatDuration, formatPerson, inline, slackTime, type Redactor } from './format.ts';
 import { escapeMrkdwn, markdownToMrkdwn } from './mrkdwn.ts';
 
+/** How each step status reads at a glance in the step list. */
 export const STEP_ICONS: Readonly<Record<StepStatus, string>> = {
   pending: '⚪',
   running: '⏳',
