@@ -158,6 +158,11 @@ export class Engine {
     await this.options.redis.publish(this.options.keys.updatesChannel, runId).catch(() => 0);
   }
 
+  /** Tells live views (CLI progress, run messages) that something about the run changed. */
+  async notifyUpdate(runId: string): Promise<void> {
+    await this.options.redis.publish(this.options.keys.updatesChannel, runId).catch(() => 0);
+  }
+
   async getRun(runId: string): Promise<RunRecord | undefined> {
     return this.store.get(runId);
   }

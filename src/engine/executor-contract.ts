@@ -23,7 +23,12 @@ export interface ExecutorContext {
   readonly logger: ExecutorLogger;
   /** Replaces the values of params marked `secret` in text an executor reports (outputs, errors, logs). */
   readonly redact: (text: string) => string;
+  /** Reports how far a long call has got (`{ kind: 'backfill', done, failed, total }`); shown with the run. */
+  readonly progress?: (progress: ExecutorProgress) => void;
 }
+
+/** Progress of a long call, plain JSON; `kind` says what the other fields mean. */
+export type ExecutorProgress = { readonly kind: string } & Readonly<Record<string, unknown>>;
 
 export interface Executor {
   readonly spec: ExecutorSpec;

@@ -8,6 +8,8 @@ export interface EngineKeys {
   outbox(runId: string): string;
   drainLock(runId: string): string;
   concurrency(key: string): string;
+  /** Hash: step id → latest progress report of its call in flight. */
+  progress(runId: string): string;
   /** Sorted set of all runs by creation time. */
   readonly runs: string;
   /** Sorted set of runs whose outbox is not drained, by when it was written. */
@@ -27,6 +29,7 @@ export function engineKeys(prefix: string): EngineKeys {
     outbox: (runId) => `${prefix}:outbox:${runId}`,
     drainLock: (runId) => `${prefix}:drain:${runId}`,
     concurrency: (key) => `${prefix}:concurrency:${key}`,
+    progress: (runId) => `${prefix}:progress:${runId}`,
     runs: `${prefix}:runs`,
     pendingOutboxes: `${prefix}:outbox-pending`,
     abortChannel: `${prefix}:abort`,

@@ -141,6 +141,18 @@ export class RunStore {
     return this.redis.zrangebyscore(this.keys.pendingOutboxes, '-inf', before, 'LIMIT', 0, limit);
   }
 
+  /** Records a call's progress report (kept a day after the last report). */
+  async setProgress(runId: string, stepId: string, progress: unknown): Promise<void> {
+    const key = this.keys.progress(runId);
+    await this.redis.multi().hset(key, stepId, JSON.stringify(progress)).pexpire(key, 86_400_000).exec();
+  }
+
+  /** The latest progress report of each step that sent one. */
+  async progress(runId: string): Promise<Record<string, unknown>> {
+    const hash = await this.redis.hgetall(this.keys.progress(runId));
+    return Object.fromEntries(Object.entries(hash).map(([stepId, text]) => [stepId, JSON.parse(text) as unknown]));
+  }
+
   /** Most recent runs first. */
   async list(limit = 50): Promise<RunRecord[]> {
     const ids = await this.redis.zrevrange(this.keys.runs, 0, limit - 1);

@@ -105,6 +105,13 @@ export async function createStepWorker(options: StepWorkerOptions): Promise<Engi
           attempt: data.attempt,
           logger: { info: (f, m) => options.logger.info({ ...f, runId: data.runId, stepId: data.stepId }, m), warn: (f, m) => options.logger.warn({ ...f, runId: data.runId, stepId: data.stepId }, m) },
           redact,
+          progress: (report) => {
+            // Best effort: a lost progress report costs nothing, the next one replaces it.
+            void options.engine.store
+              .setProgress(data.runId, data.stepId, { ...JSON.parse(redact(JSON.stringify(report))) as object, at: Date.now() })
+              .then(() => options.engine.notifyUpdate(data.runId))
+              .catch((error: unknown) => options.logger.warn({ runId: data.runId, err: String(error) }, 'could not record progress'));
+          },
         });
         await injectFault(options.fault, data, 'during-executor');
         const output = await pending;

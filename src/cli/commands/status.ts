@@ -40,6 +40,8 @@ export interface StepView {
   readonly error?: StepError;
   /** Truncated, secrets masked. */
   readonly output?: string;
+  /** The latest progress report of a long call (a backfill's done/failed/total). */
+  readonly progress?: unknown;
 }
 
 /** Prints one run; exit 0, or 2 when there is no such run. */
@@ -50,7 +52,8 @@ export async function statusCommand(options: StatusOptions, io: CliIo): Promise<
     const runbook = app.runtime.engine.runbookOf(run);
     const now = Date.now();
     const redact = redactorFor(run, runbook);
-    const steps = stepViews(run, runbook, now, redact);
+    const progress = await app.runtime.engine.store.progress(run.id);
+    const steps = stepViews(run, runbook, now, redact).map((s) => (progress[s.id] !== undefined ? { ...s, progress: progress[s.id] } : s));
     io.stdout(options.format === 'json' ? `${JSON.stringify(statusJson(run, runbook, steps, now), null, 2)}\n` : renderStatus(run, runbook, steps, now, redact));
     return 0;
   });
@@ -124,6 +127,7 @@ function detailOf(run: RunRecord, step: StepView, redact: Redactor): string {
   if (state?.approvals && state.approvals.length > 0) parts.push(`approved by ${state.approvals.map((d) => formatDecision(d, true)).join(', ')}`);
   if (state?.decidedBy) parts.push(`${decidedVerb(state.status)} by ${formatDecision(state.decidedBy, true)}${state.decidedBy.reason ? `: ${redact(state.decidedBy.reason)}` : ''}`);
   if (state?.error && state.status !== 'succeeded') parts.push(formatError(state.error, redact));
+  if (step.progress !== undefined && (step.status === 'running' || step.status === 'retrying')) parts.push(`progress ${describeProgress(step.progress)}`);
   if (parts.length === 0 && step.output !== undefined) parts.push(`→ ${step.output}`);
   return parts.join('; ');
 }
@@ -132,4 +136,11 @@ function decidedVerb(status: string): string {
   if (status === 'skipped') return 'skipped';
   if (status === 'failed') return 'rejected';
   return 'done';
+}
+
+/** `12/40 done, 1 failed` for counters, or the report as JSON. */
+export function describeProgress(progress: unknown): string {
+  const p = progress as { done?: unknown; failed?: unknown; total?: unknown };
+  if (typeof p.done === 'number' && typeof p.total === 'number') return `${p.done}/${p.total} done${typeof p.failed === 'number' && p.failed > 0 ? `, ${p.failed} failed` : ''}`;
+  return JSON.stringify(progress);
 }
