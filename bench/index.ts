@@ -5,6 +5,7 @@
 import { benchCompile } from './compile.ts';
 import { benchEngine } from './engine.ts';
 import { benchExecutors } from './executors.ts';
+import { benchSlack } from './slack.ts';
 import { printTable } from './stats.ts';
 
 // BENCH=executors,compiler runs only those sections.
@@ -13,6 +14,7 @@ const sections: [string, () => Promise<Parameters<typeof printTable>[1]> | Param
   ['Compiler', benchCompile],
   ['Engine', benchEngine],
   ['Executors', benchExecutors],
+  ['Slack', benchSlack],
 ];
 
 console.log(`# Runbook Bot benchmarks (node ${process.version}, ${new Date().toISOString()})`);

@@ -43,6 +43,8 @@ export interface SlackCall {
   readonly contentType: string;
   /** `ok`, a Slack error string, `ratelimited` (HTTP 429) or `dropped` (applied, then the socket destroyed unanswered). */
   outcome: string;
+  /** When it arrived (epoch ms). */
+  readonly at: number;
 }
 
 /** A message in a channel. */
@@ -178,7 +180,7 @@ async function handle(world: World, req: IncomingMessage, res: ServerResponse): 
   } catch {
     return send(res, fail('invalid_json'));
   }
-  const call: SlackCall = { method, args, contentType: str(req.headers['content-type']), outcome: 'ok' };
+  const call: SlackCall = { method, args, contentType: str(req.headers['content-type']), outcome: 'ok', at: Date.now() };
   world.state.calls.push(call);
   const bearer = /^Bearer (.+)$/.exec(str(req.headers.authorization))?.[1] ?? str(args['token']);
   const { faults } = world;
