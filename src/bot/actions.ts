@@ -12,6 +12,7 @@ import type { GroupResolver } from './approvers.ts';
 import type { BotEngine, BotLogger, BotMessage, BotSlack, DeliveryDedupe, ReplyTarget } from './ports.ts';
 import { createTell } from './tell.ts';
 import { paragraphs } from './views/blocks.ts';
+import { RUN_ACTIONS } from './run-message/actions.ts';
 import { rejectModal, type RejectMetadata } from './views/modals.ts';
 import { decisionReply, failureReply, gateOf, ignoredReply, runNotFoundReply } from './views/replies.ts';
 
@@ -19,13 +20,7 @@ import { decisionReply, failureReply, gateOf, ignoredReply, runNotFoundReply } f
  * The buttons' `action_id`s, agreed with the run message: each button's `value` is the JSON
  * `{"runId": "…", "stepId": "…"}` (`stepId` optional for Cancel).
  */
-export const ACTION_IDS = {
-  approve: 'runbook.approve',
-  reject: 'runbook.reject',
-  done: 'runbook.done',
-  skip: 'runbook.skip',
-  cancel: 'runbook.cancel',
-} as const;
+export const ACTION_IDS = RUN_ACTIONS;
 
 /** One of the buttons. */
 export type ActionKind = keyof typeof ACTION_IDS;

@@ -4,6 +4,7 @@
  * engine with no workers: the web process starts runs and applies clicks, `runbook worker`
  * processes run the steps. SIGTERM stops taking requests, then closes; a second one forces.
  */
+import { untilSignalled } from '../shutdown.ts';
 import type { LoadedRunbook } from '../../machines/load.ts';
 import type { ExecutorCatalog } from '../../machines/executor-spec.ts';
 import { slackOptionsFromEnv } from '../../integrations/slack.ts';
@@ -105,24 +106,10 @@ export async function webCommand(config: AppConfig, web: WebSettings, io: CliIo)
     throw new CliError('slack_start_failed', `could not start the Slack app: ${describeStartError(error)}`);
   }
   logger.info({ mode: bot.mode, port: bot.port, ...(bot.mode === 'http' ? { endpoint: '/slack/events' } : {}), prefix: config.redisPrefix }, 'web ready');
-  return new Promise<number>((resolve) => {
-    let signals = 0;
-    const stop = (signal: NodeJS.Signals) => {
-      signals += 1;
-      const force = signals > 1;
-      logger.info({ signal, force }, force ? 'forcing shutdown' : 'no longer taking requests; closing (send again to force)');
-      void bot.stop().catch(() => undefined).then(() => app.close(force)).then(
-        () => resolve(force ? 1 : 0),
-        (error: unknown) => {
-          logger.error({ err: String(error) }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-      if (force) setTimeout(() => process.exit(1), 2_000).unref();
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  });
+  return untilSignalled(logger, async (force) => {
+    await bot.stop().catch(() => undefined);
+    await app.close(force);
+  }, 'no longer taking requests; closing (send again to force)');
 }
 
 /** Bolt's start failures in one line: `auth.test` refusing the token is the common one. */
