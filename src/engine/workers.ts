@@ -9,6 +9,7 @@ import { toStepError, type ExecutorRegistry } from './executor-contract.ts';
 import type { RunEvent } from '../machines/run-types.ts';
 import type { AbortMessage } from './dispatcher.ts';
 import type { Engine, EngineLogger } from './engine.ts';
+import type { RunRecord } from './run-store.ts';
 import type { EngineKeys } from './keys.ts';
 import { QUEUE_NAMES, type NotifyJob, type StepJob, type TimerJob } from './queues.ts';
 
@@ -81,9 +82,11 @@ export async function createStepWorker(options: StepWorkerOptions): Promise<Engi
 
   const processor = async (job: Job<StepJob>, _token?: string, jobSignal?: AbortSignal) => {
     const data = job.data;
-    const stale = await isStale(options.engine, data);
-    if (stale) return { skipped: stale };
-    const redact = await redactorFor(options.engine, data.runId);
+    // One read of the run: is this attempt still wanted, and which secrets must its reports hide.
+    const run = await options.engine.getRun(data.runId);
+    const stale = staleReason(run, data);
+    if (stale || !run) return { skipped: stale ?? 'run_not_found' };
+    const redact = redactorFor(options.engine, run);
     const executor = options.executors.get(data.executor);
     await injectFault(options.fault, data, 'before-executor');
     let event: RunEvent;
@@ -176,16 +179,13 @@ function closable(worker: Worker, after?: () => Promise<void>): EngineWorker {
 }
 
 /** Hides the run's secret param values in whatever an executor reports. */
-async function redactorFor(engine: Engine, runId: string): Promise<(text: string) => string> {
-  const run = await engine.getRun(runId);
-  if (!run) return (text) => text;
+function redactorFor(engine: Engine, run: RunRecord): (text: string) => string {
   const secrets = engine.runbookOf(run).params.filter((p) => p.secret).map((p) => run.params[p.name]).filter((v): v is string => typeof v === 'string' && v.length > 0);
   return (text) => secrets.reduce((out, secret) => out.split(secret).join('[redacted]'), text);
 }
 
 /** A job for a step that is no longer waiting for this attempt (already reported, cancelled, finished). */
-async function isStale(engine: Engine, data: StepJob): Promise<string | undefined> {
-  const run = await engine.getRun(data.runId);
+function staleReason(run: RunRecord | undefined, data: StepJob): string | undefined {
   if (!run) return 'run_not_found';
   if (run.status !== 'active') return 'run_finished';
   const state = run.snapshot.context.steps[data.stepId];
