@@ -15,8 +15,8 @@
  * matching dedup key already exists on this service" and creates nothing; once that incident is
  * resolved, the key opens a new one. Clients adopt the open incident via `GET /incidents?incident_key=`.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './loopback-server.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface StandInService { readonly id: string; readonly name: string; readonly escalationPolicyId: string }
 export interface StandInEscalationPolicy { readonly id: string; readonly name: string; readonly levels: number }
@@ -103,16 +103,9 @@ const str = (value: unknown): string => (typeof value === 'string' ? value : '')
 /** Starts the stand-in on loopback; resolves once it listens. */
 export async function startPagerDutyStandIn(options: PagerDutyStandInOptions = {}): Promise<PagerDutyStandIn> {
   const world = createWorld(options);
-  const server = createServer((req, res) => void handle(world, req, res).catch(() => res.destroy()));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  world.base = `http://${address}:${port}`;
-  let closing: Promise<void> | undefined;
-  const close = () => (closing ??= new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
-  return { url: world.base, state: world.state, close };
+  const server = await listenOnLoopback((req, res) => void handle(world, req, res).catch(() => res.destroy()), options);
+  world.base = server.base;
+  return { url: world.base, state: world.state, close: server.close };
 }
 
 interface World {

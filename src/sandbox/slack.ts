@@ -10,8 +10,8 @@
  * unknown channel creates it; set, it answers `channel_not_found`. A channel with `isMember: false`
  * answers `not_in_channel`. `state` records every call and scripts faults.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './loopback-server.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface StandInChannel { readonly id: string; readonly name: string; readonly isPrivate?: boolean; readonly isMember?: boolean; readonly members?: readonly string[] }
 export interface StandInUser { readonly id: string; readonly name: string; readonly realName?: string; readonly email?: string; readonly tz?: string }
@@ -109,16 +109,8 @@ const str = (value: unknown): string => (typeof value === 'string' ? value : typ
 /** Starts the stand-in on loopback; resolves once it listens. */
 export async function startSlackStandIn(options: SlackStandInOptions = {}): Promise<SlackStandIn> {
   const world = createWorld(options);
-  const server = createServer((req, res) => void handle(world, req, res).catch(() => res.destroy()));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  let closing: Promise<void> | undefined;
-  // closeAllConnections: clients keep sockets alive, and close() alone would wait for them.
-  const close = () => (closing ??= new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
-  return { url: `http://${address}:${port}/api/`, state: world.state, close };
+  const server = await listenOnLoopback((req, res) => void handle(world, req, res).catch(() => res.destroy()), options);
+  return { url: `${server.base}/api/`, state: world.state, close: server.close };
 }
 
 interface World {

@@ -7,9 +7,9 @@
  * prelude and the remaining command text, so tests can see exactly what an instance would receive.
  * `state` scripts faults (failing targets, throttling, lost replies) and records every request.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { listenOnLoopback } from './loopback-server.ts';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
 
 /** A simulated managed node. */
 export interface StandInInstance {
@@ -112,16 +112,8 @@ const canonical = (value: unknown): string =>
 /** Starts the stand-in on loopback; resolves once it listens. */
 export async function startSsmStandIn(options: SsmStandInOptions = {}): Promise<SsmStandIn> {
   const world = createWorld(options);
-  const server = createServer((req, res) => void handle(world, req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  let closing: Promise<void> | undefined;
-  // closeAllConnections: the SDK keeps sockets alive, and close() alone would wait for them.
-  const close = () => (closing ??= new Promise<void>((resolve) => { server.close(() => resolve()); server.closeAllConnections(); }));
-  return { url: `http://${address}:${port}`, state: world.state, close };
+  const server = await listenOnLoopback((req, res) => void handle(world, req, res), options);
+  return { url: server.base, state: world.state, close: server.close };
 }
 
 interface World {
