@@ -6,7 +6,7 @@
  * a handler. Only the modal submissions compute their ack, because Slack reads errors from it;
  * that computation is pure and in memory.
  */
-import type { Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, SocketModeReceiver, type BlockAction, type ButtonAction, type Receiver, type ViewSubmitAction } from '@slack/bolt';
 import { slackClientOptions } from '../integrations/slack.ts';
@@ -19,6 +19,7 @@ import type { BotEngine, BotLogger, BotSlack, DeliveryDedupe } from './ports.ts'
 import { boltLogger, createBotSlack } from './slack-port.ts';
 import { createSubmissionHandler } from './submissions.ts';
 import { MODAL_CALLBACKS } from './views/modals.ts';
+import { createWebRequestListener, sendJson, type WebRoute } from './web-routes.ts';
 
 /** Options of {@link createBotApp}; durations in milliseconds. */
 export interface BotAppOptions {
@@ -49,6 +50,8 @@ export interface BotAppOptions {
   readonly slackTimeoutMs?: number;
   /** Replaces the Slack port (tests); default: Bolt's client. */
   readonly slack?: BotSlack;
+  /** More HTTP routes of the web process (PagerDuty webhook, `/metrics`, reviewer pages). */
+  readonly routes?: readonly WebRoute[];
 }
 
 /** A started bot. `stop()` is idempotent. */
@@ -65,31 +68,43 @@ export async function createBotApp(options: BotAppOptions): Promise<BotApp> {
   const port = options.port ?? 3000;
   const host = options.host ?? '0.0.0.0';
   const clientOptions = { ...slackClientOptions({ ...(options.apiUrl ? { apiUrl: options.apiUrl } : {}), retries: options.slackRetries ?? 2, timeoutMs: options.slackTimeoutMs ?? 5_000 }), logger };
-  const customRoutes = healthRoutes(options.readiness);
   const receiver: Receiver = options.appToken
-    ? new SocketModeReceiver({ appToken: options.appToken, logger, customRoutes, installerOptions: { port, clientOptions } })
-    : new HTTPReceiver({ signingSecret: options.signingSecret ?? '', endpoints: '/slack/events', logger, customRoutes });
+    ? new SocketModeReceiver({ appToken: options.appToken, logger, installerOptions: { clientOptions } })
+    : new HTTPReceiver({ signingSecret: options.signingSecret ?? '', endpoints: '/slack/events', logger });
   // Deferred so a refused token is an error of `init()` here, not an unhandled rejection.
   const app = new App({ token: options.token, receiver, clientOptions, logger, deferInitialization: true });
   await app.init();
   registerListeners(app, options);
+  if (options.appToken) await app.start();
 
-  let server: Server | undefined;
-  if (options.appToken) {
-    await app.start();
-  } else {
-    server = await (receiver as HTTPReceiver).start({ port, host });
-  }
-  const listening = server ? (server.address() as AddressInfo).port : port;
+  // The process owns its HTTP server (in Socket Mode too, for health and webhooks): routes first,
+  // then Bolt's receiver for `/slack/events`, then 404.
+  const routes = [...healthRoutes(options.readiness), ...(options.routes ?? [])];
+  const fallback = options.appToken ? (_req: unknown, res: ServerResponse) => sendJson(res, 404, { error: 'not_found' }) : (receiver as HTTPReceiver).requestListener;
+  const server = createServer(createWebRequestListener(routes, fallback, (error, req) => options.logger.error({ err: error instanceof Error ? error.message : String(error), path: req.url }, 'an HTTP route failed')));
+  await listen(server, port, host);
   let stopping: Promise<void> | undefined;
   return {
     mode: options.appToken ? 'socket' : 'http',
-    port: listening,
+    port: (server.address() as AddressInfo).port,
     stop: () => (stopping ??= (async () => {
-      server?.closeIdleConnections();
-      await app.stop();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+      });
+      if (options.appToken) await app.stop();
     })()),
   };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 function registerListeners(app: App, options: BotAppOptions): void {

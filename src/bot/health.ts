@@ -1,9 +1,8 @@
 /**
  * `GET /healthz` (the process answers) and `GET /readyz` (it can do its job: Redis answers and the
- * runbooks are loaded), as Bolt custom routes. A readiness check that hangs counts as failed.
+ * runbooks are loaded), as web routes. A readiness check that hangs counts as failed.
  */
-import type { ServerResponse } from 'node:http';
-import type { CustomRoute } from '@slack/bolt';
+import { sendJson, type WebRoute } from './web-routes.ts';
 
 /** One readiness check's result. */
 export interface ReadinessCheck {
@@ -35,21 +34,17 @@ async function bounded(check: () => Promise<ReadinessCheck>): Promise<ReadinessC
   }
 }
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(body));
-}
-
 /** The two routes. */
-export function healthRoutes(checks: ReadinessChecks): CustomRoute[] {
+export function healthRoutes(checks: ReadinessChecks): WebRoute[] {
   return [
-    { path: '/healthz', method: ['GET', 'HEAD'], handler: (_req, res) => json(res, 200, { status: 'ok' }) },
+    { path: '/healthz', method: ['GET', 'HEAD'], handler: (_req, res) => sendJson(res, 200, { status: 'ok' }) },
     {
       path: '/readyz',
       method: ['GET', 'HEAD'],
       handler: (_req, res) => {
         void checkReadiness(checks).then(
-          (result) => json(res, result.ready ? 200 : 503, { status: result.ready ? 'ready' : 'not ready', checks: result.checks }),
-          () => json(res, 503, { status: 'not ready' }),
+          (result) => sendJson(res, result.ready ? 200 : 503, { status: result.ready ? 'ready' : 'not ready', checks: result.checks }),
+          () => sendJson(res, 503, { status: 'not ready' }),
         );
       },
     },
