@@ -103,7 +103,11 @@ async function openBench(): Promise<Bench & { close(): Promise<void> }> {
       appendMs.push(performance.now() - started);
       return stored;
     },
+    appendDigest: (options) => store.appendDigest(options),
     list: (filter) => store.list(filter),
+    stream: (filter) => store.stream(filter),
+    runs: (filter) => store.runs(filter),
+    get: (seq) => store.get(seq),
     head: () => store.head(),
     verify: () => store.verify(),
     close: () => store.close(),

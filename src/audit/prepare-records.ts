@@ -6,6 +6,13 @@ import { redactSecrets } from './redact.ts';
 const MAX_TEXT_LENGTH = 256;
 const EVENT_TYPE = /^[a-z][a-z0-9_-]*(?:\.[a-z][a-z0-9_-]*)*$/;
 const OPTIONAL_TEXT_FIELDS = ['runId', 'incidentId', 'runbookId', 'runbookHash'] as const;
+/** `system`, `pagerduty`, `cli:<user>`, or a Slack user id (`U…`, Enterprise Grid `W…`, bot `B…`). */
+const ACTOR = /^(?:system|pagerduty|cli:[^\s:][^\s]*|[UWB][A-Z0-9]{1,}[A-Za-z0-9_-]*)$/;
+
+/** Whether `actor` names who caused a record in one of the four meaningful forms (see {@link ACTOR}). */
+export function isAuditActor(actor: unknown): actor is string {
+  return typeof actor === 'string' && actor.length <= MAX_TEXT_LENGTH && ACTOR.test(actor);
+}
 
 /**
  * Validates a batch and returns it ready to seal: unknown properties and `undefined` optionals
@@ -39,7 +46,9 @@ function prepareRecord(value: unknown, where: string, problems: string[]): Audit
   if (typeof record.at !== 'number' || !Number.isSafeInteger(record.at) || record.at < 0) {
     problems.push(`${where}.at: expected epoch milliseconds (a non-negative integer), received ${describe(record.at)}`);
   }
-  checkText(record.actor, `${where}.actor`, "an actor such as 'U024BE7LH', 'pagerduty', 'cli:alice' or 'system'", problems);
+  if (!isAuditActor(record.actor)) {
+    problems.push(`${where}.actor: expected who caused it: a Slack user id such as 'U024BE7LH', 'pagerduty', 'cli:<user>' or 'system', received ${describe(record.actor)}`);
+  }
   if (typeof record.type !== 'string' || record.type.length > MAX_TEXT_LENGTH || !EVENT_TYPE.test(record.type)) {
     problems.push(`${where}.type: expected a dotted lowercase event type such as 'step.succeeded', received ${describe(record.type)}`);
   }

@@ -4,7 +4,7 @@ import { withoutUndefined, type AuditRecord } from './record.ts';
 import type { UnreadableAuditRecord } from './verify.ts';
 
 /** Schema version kept in `PRAGMA user_version`; bump it with a migration. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * `seq` is the rowid, assigned by the store (never AUTOINCREMENT) so a gap means a deletion.
@@ -33,7 +33,24 @@ CREATE TRIGGER IF NOT EXISTS audit_records_no_delete BEFORE DELETE ON audit_reco
   BEGIN SELECT RAISE(ABORT, 'audit_records is append-only'); END;
 `;
 
-/** One row of `audit_records`, as better-sqlite3 returns it. */
+/**
+ * Version 2: the query API's index, and the digest index: the seq and hash of every digest record
+ * appended, so a chain cut back past a digest (records and digest deleted) still fails to verify.
+ */
+const SCHEMA_V2_SQL = `
+CREATE INDEX IF NOT EXISTS audit_records_by_type ON audit_records (type, seq);
+CREATE TABLE IF NOT EXISTS audit_digests (
+  seq  INTEGER PRIMARY KEY,
+  id   TEXT NOT NULL UNIQUE,
+  hash TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER IF NOT EXISTS audit_digests_no_update BEFORE UPDATE ON audit_digests
+  BEGIN SELECT RAISE(ABORT, 'audit_digests is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_digests_no_delete BEFORE DELETE ON audit_digests
+  BEGIN SELECT RAISE(ABORT, 'audit_digests is append-only'); END;
+`;
+
+/** One row of `audit_records`, as better-sqlite3 returns it (and the PostgreSQL store, numbers converted). */
 export interface AuditRow {
   readonly seq: number;
   readonly id: string;
@@ -54,8 +71,9 @@ export interface AuditRow {
 export function migrateAuditSchema(db: Database.Database, path: string): void {
   db.transaction(() => {
     const version = db.pragma('user_version', { simple: true });
-    if (version === 0) {
-      db.exec(SCHEMA_SQL);
+    if (version === 0 || version === 1) {
+      if (version === 0) db.exec(SCHEMA_SQL);
+      db.exec(SCHEMA_V2_SQL);
       db.pragma(`user_version = ${SCHEMA_VERSION}`);
     } else if (version !== SCHEMA_VERSION) {
       throw new AuditStoreError('audit_store_corrupt',

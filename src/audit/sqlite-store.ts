@@ -1,14 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { canonicalJson } from './canonical-json.ts';
+import { DIGEST_TYPE, type DigestKey } from './digest.ts';
 import { AuditStoreError } from './errors.ts';
-import { prepareAuditRecords } from './prepare-records.ts';
-import { GENESIS_HASH, sealAuditRecord, type AuditRecord, type AuditRecordInput } from './record.ts';
-import { migrateAuditSchema, readRow, recordToRow, rowToRecord, type AuditRow } from './sqlite-schema.ts';
-import { DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT, type AuditListFilter, type AuditStore } from './store.ts';
-import { createChainVerifier, type VerifyResult } from './verify.ts';
+import { RECORD_COLUMNS, type SqlQuery } from './query.ts';
+import { migrateAuditSchema, recordToRow, type AuditRow } from './sqlite-schema.ts';
+import type { AuditStore } from './store.ts';
+import { createAuditStore, type AuditDriver, type LockedHead } from './store-core.ts';
 
 /** Options of {@link openSqliteAuditStore}. */
 export interface SqliteAuditStoreOptions {
@@ -24,10 +23,11 @@ export interface SqliteAuditStoreOptions {
    * @default 5000
    */
   readonly busyTimeoutMs?: number;
+  /** Signs digests (see `digest.ts`); without one no digest is appended. */
+  readonly signingKey?: DigestKey;
+  /** Clock for digest times. @default Date.now */
+  readonly now?: () => number;
 }
-
-/** Records read per page by `verify()`, which yields to the event loop between pages. */
-const VERIFY_PAGE_SIZE = 1000;
 
 /** Where the SQLite audit store lives inside `DATA_DIR` (DESIGN.md §5): `${dataDir}/audit.sqlite3`. */
 export function auditStorePath(dataDir: string): string {
@@ -52,11 +52,17 @@ export function auditStorePath(dataDir: string): string {
  */
 export function openSqliteAuditStore(options: SqliteAuditStoreOptions): AuditStore {
   const { path, busyTimeoutMs } = compileOptions(options);
+  const { signingKey, now } = options;
   const db = guard('open', path, () => openDatabase(path, busyTimeoutMs));
-  return createSqliteAuditStore(db, path);
+  try {
+    return createAuditStore(createSqliteDriver(db, path), { ...(signingKey ? { signingKey } : {}), ...(now ? { now } : {}) });
+  } catch (error) {
+    db.close();
+    throw error;
+  }
 }
 
-function compileOptions(options: SqliteAuditStoreOptions): Required<SqliteAuditStoreOptions> {
+function compileOptions(options: SqliteAuditStoreOptions): { path: string; busyTimeoutMs: number } {
   const { path, busyTimeoutMs = 5000 } = options;
   if (typeof path !== 'string' || path.length === 0) {
     throw new AuditStoreError('audit_config_invalid', `openSqliteAuditStore: expected options.path, a file path or ':memory:', received ${JSON.stringify(path)}`);
@@ -83,119 +89,53 @@ function openDatabase(path: string, busyTimeoutMs: number): Database.Database {
   }
 }
 
-function createSqliteAuditStore(db: Database.Database, path: string): AuditStore {
+function createSqliteDriver(db: Database.Database, path: string): AuditDriver {
   const statements = {
-    head: db.prepare<[], Pick<AuditRow, 'seq' | 'hash'>>('SELECT seq, hash FROM audit_records ORDER BY seq DESC LIMIT 1'),
-    byId: db.prepare<[string], AuditRow>('SELECT * FROM audit_records WHERE id = ?'),
+    head: db.prepare<[], LockedHead>('SELECT seq, hash, type FROM audit_records ORDER BY seq DESC LIMIT 1'),
+    byId: db.prepare<[string], AuditRow>(`SELECT ${RECORD_COLUMNS} FROM audit_records WHERE id = ?`),
     insert: db.prepare<[AuditRow]>(`INSERT INTO audit_records
       (seq, id, at, run_id, incident_id, actor, type, data, runbook_id, runbook_hash, prev_hash, hash)
       VALUES (@seq, @id, @at, @run_id, @incident_id, @actor, @type, @data, @runbook_id, @runbook_hash, @prev_hash, @hash)`),
-    page: db.prepare<[number, number], AuditRow>('SELECT * FROM audit_records WHERE seq > ? ORDER BY seq LIMIT ?'),
+    insertDigest: db.prepare<[number, string, string]>('INSERT INTO audit_digests (seq, id, hash) VALUES (?, ?, ?)'),
   };
-  const listStatements = new Map<string, Database.Statement<[Record<string, string | number>], AuditRow>>();
-  let isClosed = false;
-
-  const appendBatch = db.transaction((inputs: readonly AuditRecordInput[]): AuditRecord[] => {
-    let head = statements.head.get() ?? { seq: 0, hash: GENESIS_HASH };
-    const appended = new Map<string, AuditRecord>();
-    return inputs.map((input) => {
-      const existing = appended.get(input.id) ?? readExisting(input.id);
-      if (existing !== undefined) return existing;
-      const record = sealAuditRecord(input, head.seq + 1, head.hash);
-      statements.insert.run(recordToRow(record, canonicalJson(record.data)));
-      head = { seq: record.seq, hash: record.hash };
-      appended.set(record.id, record);
-      return record;
-    });
-  });
-
-  function readExisting(id: string): AuditRecord | undefined {
-    const row = statements.byId.get(id);
-    return row === undefined ? undefined : rowToRecord(row, path);
-  }
-
-  function run<T>(operation: string, body: () => T): T {
-    if (isClosed) throw new AuditStoreError('audit_store_closed', `audit ${operation}: the audit store ${path} is closed`);
-    return guard(operation, path, body);
-  }
-
-  function listStatement(filter: AuditListFilter) {
-    const where = [
-      filter.runId === undefined ? '' : 'run_id = @runId',
-      filter.type === undefined ? '' : 'type = @type',
-      filter.afterSeq === undefined ? '' : 'seq > @afterSeq',
-    ].filter((clause) => clause !== '');
-    const sql = `SELECT * FROM audit_records ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT @limit`;
-    let statement = listStatements.get(sql);
+  const cached = new Map<string, Database.Statement<unknown[], unknown>>();
+  const prepare = (sql: string) => {
+    let statement = cached.get(sql);
     if (statement === undefined) {
-      statement = db.prepare<[Record<string, string | number>], AuditRow>(sql);
-      listStatements.set(sql, statement);
+      statement = db.prepare<unknown[], unknown>(sql);
+      if (cached.size > 200) cached.clear();
+      cached.set(sql, statement);
     }
     return statement;
-  }
+  };
 
   return {
-    async append(records) {
-      const prepared = prepareAuditRecords(records);
-      if (prepared.length === 0) return [];
-      // .immediate(): BEGIN IMMEDIATE takes the write lock before the head is read (see above).
-      return run('append', () => appendBatch.immediate(prepared));
+    name: path,
+    tables: { records: 'audit_records', digests: 'audit_digests' },
+    statusOf: (column) => `json_extract(${column}, '$.status')`,
+    async select<Row>(operation: string, query: SqlQuery) {
+      return guard(operation, path, () => prepare(query.sql).all(...query.params) as Row[]);
     },
-
-    async list(filter = {}) {
-      const checked = checkListFilter(filter);
-      return run('list', () => listStatement(checked).all(bindings(checked)).map((row) => rowToRecord(row, path)));
-    },
-
-    async head() {
-      return run('head', () => {
-        const row = statements.head.get();
-        return row === undefined ? undefined : { seq: row.seq, hash: row.hash };
-      });
-    },
-
-    async verify(): Promise<VerifyResult> {
-      const verifier = createChainVerifier();
-      let afterSeq = Number.MIN_SAFE_INTEGER;
-      for (;;) {
-        const rows = run('verify', () => statements.page.all(afterSeq, VERIFY_PAGE_SIZE));
-        for (const row of rows) {
-          if (verifier.next(readRow(row)) !== undefined) return verifier.result();
-          afterSeq = row.seq;
+    async appendLocked(ids, plan) {
+      const locked = db.transaction(() => {
+        const existing = new Map<string, AuditRow>();
+        for (const id of ids) {
+          const row = statements.byId.get(id);
+          if (row !== undefined) existing.set(id, row);
         }
-        if (rows.length < VERIFY_PAGE_SIZE) return verifier.result();
-        await nextTurn(); // a long chain must not starve the event loop (Slack's 3-second ack)
-      }
+        const { inserts, value } = plan(statements.head.get(), existing);
+        for (const record of inserts) {
+          statements.insert.run(recordToRow(record, canonicalJson(record.data)));
+          if (record.type === DIGEST_TYPE) statements.insertDigest.run(record.seq, record.id, record.hash);
+        }
+        return value;
+      });
+      // .immediate(): BEGIN IMMEDIATE takes the write lock before the head is read (see above).
+      return guard('append', path, () => locked.immediate());
     },
-
     async close() {
-      if (isClosed) return;
-      isClosed = true;
       guard('close', path, () => db.close());
     },
-  };
-}
-
-function checkListFilter(filter: AuditListFilter): AuditListFilter & { limit: number } {
-  const problems: string[] = [];
-  const { runId, type, afterSeq, limit = DEFAULT_LIST_LIMIT } = filter;
-  if (runId !== undefined && typeof runId !== 'string') problems.push(`runId: expected a string, received ${typeof runId}`);
-  if (type !== undefined && typeof type !== 'string') problems.push(`type: expected a string, received ${typeof type}`);
-  if (afterSeq !== undefined && !Number.isSafeInteger(afterSeq)) problems.push(`afterSeq: expected an integer seq, received ${String(afterSeq)}`);
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIST_LIMIT) {
-    problems.push(`limit: expected an integer from 1 to ${MAX_LIST_LIMIT}, received ${String(limit)}`);
-  }
-  if (problems.length > 0) throw new AuditStoreError('audit_query_invalid', `audit list: ${problems.join('; ')}`);
-  return { ...filter, limit };
-}
-
-function bindings(filter: AuditListFilter & { limit: number }): Record<string, string | number> {
-  const { runId, type, afterSeq, limit } = filter;
-  return {
-    limit,
-    ...(runId === undefined ? {} : { runId }),
-    ...(type === undefined ? {} : { type }),
-    ...(afterSeq === undefined ? {} : { afterSeq }),
   };
 }
 

@@ -9,6 +9,7 @@
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, SocketModeReceiver, type BlockAction, type ButtonAction, type Receiver, type ViewSubmitAction } from '@slack/bolt';
+import type { Incidents } from '../engine/incident-port.ts';
 import { slackClientOptions } from '../integrations/slack.ts';
 import { ACTION_ID_PATTERN, createActionHandler } from './actions.ts';
 import { createGroupResolver } from './approvers.ts';
@@ -52,6 +53,8 @@ export interface BotAppOptions {
   readonly slack?: BotSlack;
   /** More HTTP routes of the web process (PagerDuty webhook, `/metrics`, reviewer pages). */
   readonly routes?: readonly WebRoute[];
+  /** The incident service (`runtime.incidents`): `/runbook incident …`; absent, those commands say incidents are off. */
+  readonly incidents?: Incidents;
 }
 
 /** A started bot. `stop()` is idempotent. */
@@ -111,7 +114,7 @@ function registerListeners(app: App, options: BotAppOptions): void {
   const slack = options.slack ?? createBotSlack(app.client);
   const groups = createGroupResolver({ slack, ...(options.groupCacheTtlMs !== undefined ? { ttlMs: options.groupCacheTtlMs } : {}) });
   const deps = { engine: options.engine, catalog: options.catalog, slack, dedupe: options.dedupe, logger: options.logger };
-  const commands = createCommandHandler(deps);
+  const commands = createCommandHandler({ ...deps, ...(options.incidents ? { incidents: options.incidents } : {}) });
   const actions = createActionHandler({ ...deps, groups });
   const submissions = createSubmissionHandler({ ...deps, actions });
 

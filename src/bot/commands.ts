@@ -1,17 +1,20 @@
 /**
  * What `/runbook …` does once Bolt has acked it: parse, then list, help, plan, show status,
- * cancel, open a modal, or start a run. Replies are ephemeral, through the command's
+ * cancel, open a modal, start a run (linked to the incident whose channel it was typed in), or
+ * an incident command (`incident-commands.ts`). Replies are ephemeral, through the command's
  * `response_url`. Everything that can be checked without I/O (the grammar, the runbook, its
  * params) is checked before anything is started; a retried delivery (same `trigger_id`) starts
  * nothing a second time.
  */
 import { isEngineError } from '../engine/errors.ts';
+import type { Incidents } from '../engine/incident-port.ts';
 import type { RunOrigin } from '../engine/run-store.ts';
 import { resolveParams } from '../machines/params.ts';
 import { planRun } from '../machines/plan.ts';
 import { mapArguments } from './arguments.ts';
 import type { CatalogEntry, RunbookCatalog } from './catalog.ts';
 import { parseCommand, type ParsedCommand, type Token } from './grammar.ts';
+import { runIncidentCommand } from './incident-commands.ts';
 import type { BotEngine, BotLogger, BotMessage, BotSlack, DeliveryDedupe, ReplyTarget } from './ports.ts';
 import { createTell, type Tell } from './tell.ts';
 import { helpReply, listReply, planReply, runbookHelpReply } from './views/help.ts';
@@ -42,6 +45,8 @@ export interface CommandHandlerOptions {
   readonly logger: BotLogger;
   /** Runs scanned for the caller's own in `/runbook status`. @default 200 */
   readonly statusScanLimit?: number;
+  /** The incident service: `/runbook incident …`, and runs typed in an incident channel belong to that incident. @default none (incident commands say so) */
+  readonly incidents?: Incidents;
 }
 
 /** Handles one acked slash command. Never throws: failures are told to the person and logged. */
@@ -71,7 +76,7 @@ export function createCommandHandler(options: CommandHandlerOptions): CommandHan
       await dispatch(parsed, input, reply);
     } catch (error) {
       logger.error({ kind: parsed.kind, user: input.userId, err: String(error) }, 'slash command failed');
-      await reply(failureReply(parsed.kind === 'start' ? 'start the run' : `do \`${parsed.kind}\``, error));
+      await reply(failureReply(parsed.kind === 'start' ? 'start the run' : `do \`${parsed.kind === 'incident' ? `incident ${parsed.action}` : parsed.kind}\``, error));
     }
   };
 
@@ -96,6 +101,10 @@ export function createCommandHandler(options: CommandHandlerOptions): CommandHan
         return cancel(parsed.runId, parsed.reason, input, reply);
       case 'start':
         return start(parsed.runbook, parsed.args, input, reply);
+      case 'incident': {
+        const message = await runIncidentCommand(parsed, input, { incidents: options.incidents, engine, isFirst: () => isFirst(input) });
+        return message ? reply(message) : undefined;
+      }
     }
   };
 
@@ -141,7 +150,7 @@ export function createCommandHandler(options: CommandHandlerOptions): CommandHan
       return reply(badParamsReply(entry.runbook, params.problems.map((p) => p.message)));
     }
     if (!(await isFirst(input))) return;
-    return reply(await startRun(engine, entry, mapped.values, input, logger));
+    return reply(await startRun(engine, entry, mapped.values, input, logger, options.incidents));
   };
 
   const isFirst = async (input: SlashCommandInput) => {
@@ -178,17 +187,23 @@ export interface SlackStart {
   readonly responseUrl?: string;
 }
 
-/** Starts `entry` with raw `params` for a Slack user; the reply says what happened. */
-export async function startRun(engine: BotEngine, entry: CatalogEntry, params: Readonly<Record<string, string>>, who: SlackStart, logger: BotLogger): Promise<BotMessage> {
+/**
+ * Starts `entry` with raw `params` for a Slack user; the reply says what happened. Typed in an
+ * incident's channel (`incidents` given), the run belongs to that incident: it carries
+ * `incident` (templates, audit, the incident's timeline and runs).
+ */
+export async function startRun(engine: BotEngine, entry: CatalogEntry, params: Readonly<Record<string, string>>, who: SlackStart, logger: BotLogger, incidents?: Pick<Incidents, 'findByChannel'>): Promise<BotMessage> {
   const origin: RunOrigin = {
     kind: 'slack',
     channel: who.channelId,
     ...(who.teamId ? { teamId: who.teamId } : {}),
     ...(who.responseUrl ? { responseUrl: who.responseUrl } : {}),
   };
+  const incident = await incidents?.findByChannel(who.channelId);
+  const link = incident ? { incident: { id: incident.id, title: incident.context.title, severity: incident.context.severity, status: incident.status } } : {};
   try {
-    const run = await engine.startRun({ file: entry.file, source: entry.source, params, requester: { id: who.userId, name: who.userName }, origin });
-    logger.info({ runId: run.id, runbook: entry.runbook.id, requester: who.userId, channel: who.channelId }, 'run started from Slack');
+    const run = await engine.startRun({ file: entry.file, source: entry.source, params, requester: { id: who.userId, name: who.userName }, origin, ...link });
+    logger.info({ runId: run.id, runbook: entry.runbook.id, requester: who.userId, channel: who.channelId, ...(incident ? { incidentId: incident.id } : {}) }, 'run started from Slack');
     return startedReply(run, entry.runbook);
   } catch (error) {
     if (isEngineError(error, 'runbook_param_invalid')) return badParamsReply(entry.runbook, error.message.split('; '));

@@ -1,10 +1,13 @@
 /**
  * The `/runbook` grammar, pure: `/runbook <command> [positional params…] [name=value…]` plus the
  * built-in `list [tag]`, `help [runbook]`, `plan <runbook> …`, `status [run]` and
- * `cancel <run> [reason…]`. Slack sends the text after the command with `&`, `<` and `>` escaped as
- * HTML entities, and its clients often turn straight quotes into smart ones (“ ” ‘ ’): both are
- * handled here, so a value can keep its spaces however it was typed.
+ * `cancel <run> [reason…]`, and `incident declare <title> [sev1|sev2|sev3]`, `incident ack`,
+ * `incident mitigate [reason…]`, `incident resolve [resolution…]`, `incident status [INC-n]`.
+ * Slack sends the text after the command with `&`, `<` and `>` escaped as HTML entities, and its
+ * clients often turn straight quotes into smart ones (“ ” ‘ ’): both are handled here, so a value
+ * can keep its spaces however it was typed.
  */
+import { SEVERITIES, type Severity } from '../machines/incident-types.ts';
 
 /** One word of the command text. */
 export interface Token {
@@ -95,7 +98,27 @@ export type ParsedCommand =
   | { readonly kind: 'status'; readonly runId?: string }
   | { readonly kind: 'cancel'; readonly runId: string; readonly reason?: string }
   | { readonly kind: 'start'; readonly runbook: string; readonly args: readonly Token[] }
+  | IncidentCommand
   | { readonly kind: 'invalid'; readonly message: string; readonly usage: string };
+
+/** A `/runbook incident …` request. */
+export type IncidentCommand =
+  | { readonly kind: 'incident'; readonly action: 'declare'; readonly title: string; readonly severity?: Severity }
+  | { readonly kind: 'incident'; readonly action: 'ack' }
+  | { readonly kind: 'incident'; readonly action: 'mitigate' | 'resolve'; readonly text?: string }
+  | { readonly kind: 'incident'; readonly action: 'status'; readonly incidentId?: string };
+
+/** Longest incident title accepted (it names a Slack channel and heads the pinned summary). */
+export const MAX_INCIDENT_TITLE_CHARS = 150;
+
+/** The `incident` subcommands with their usage lines. */
+export const INCIDENT_USAGE = {
+  declare: '/runbook incident declare <title> [sev1|sev2|sev3]',
+  ack: '/runbook incident ack',
+  mitigate: '/runbook incident mitigate [reason…]',
+  resolve: '/runbook incident resolve [resolution…]',
+  status: '/runbook incident status [incident]',
+} as const;
 
 /** The built-in subcommands with their usage lines; a runbook cannot take these names. */
 export const BUILTIN_USAGE = {
@@ -104,6 +127,7 @@ export const BUILTIN_USAGE = {
   plan: '/runbook plan <runbook> [params…] [name=value…]',
   status: '/runbook status [run]',
   cancel: '/runbook cancel <run> [reason…]',
+  incident: '/runbook incident declare <title> [sev1|sev2|sev3] | ack | mitigate | resolve [resolution…] | status',
 } as const;
 
 type Builtin = keyof typeof BUILTIN_USAGE;
@@ -141,5 +165,46 @@ export function parseCommand(text: string): ParsedCommand {
       const reason = words.map((w) => w.text).join(' ').trim();
       return { kind: 'cancel', runId: run.text, ...(reason ? { reason } : {}) };
     }
+    case 'incident':
+      return parseIncident(rest);
+  }
+}
+
+const INCIDENT_ACTIONS: Readonly<Record<string, keyof typeof INCIDENT_USAGE>> = {
+  declare: 'declare', ack: 'ack', acknowledge: 'ack', mitigate: 'mitigate', mitigating: 'mitigate', resolve: 'resolve', status: 'status',
+};
+
+const isSeverity = (token: Token | undefined): token is Token => token !== undefined && !token.quoted && (SEVERITIES as readonly string[]).includes(token.text.toLowerCase());
+const joined = (tokens: readonly Token[]) => tokens.map((t) => t.text).join(' ').replace(/\s+/g, ' ').trim();
+
+/** `incident <action> …`: the severity of `declare` may come first or last; the title is every other word. */
+function parseIncident(rest: readonly Token[]): ParsedCommand {
+  const [first, ...words] = rest;
+  const action = first ? INCIDENT_ACTIONS[first.text.toLowerCase()] : undefined;
+  if (!first || action === undefined) {
+    const message = first ? `\`incident ${first.text}\` is not an incident command; use declare, ack, mitigate, resolve or status` : '`incident` needs what to do: declare, ack, mitigate, resolve or status';
+    return { kind: 'invalid', message, usage: BUILTIN_USAGE.incident };
+  }
+  const usage = INCIDENT_USAGE[action];
+  switch (action) {
+    case 'declare': {
+      const severityToken = isSeverity(words[words.length - 1]) ? words[words.length - 1] : isSeverity(words[0]) ? words[0] : undefined;
+      const title = joined(words.filter((w) => w !== severityToken));
+      if (!title) return { kind: 'invalid', message: '`incident declare` needs a title, e.g. `/runbook incident declare "Model latency high" sev2`', usage };
+      if (title.length > MAX_INCIDENT_TITLE_CHARS) return { kind: 'invalid', message: `the incident title is ${title.length} characters long; at most ${MAX_INCIDENT_TITLE_CHARS} are allowed`, usage };
+      const severity = severityToken ? (severityToken.text.toLowerCase() as Severity) : undefined;
+      return { kind: 'incident', action, title, ...(severity ? { severity } : {}) };
+    }
+    case 'ack':
+      if (words.length > 0) return { kind: 'invalid', message: `\`incident ack\` takes no arguments; got ${words.length}`, usage };
+      return { kind: 'incident', action };
+    case 'mitigate':
+    case 'resolve': {
+      const text = joined(words);
+      return { kind: 'incident', action, ...(text ? { text } : {}) };
+    }
+    case 'status':
+      if (words.length > 1) return { kind: 'invalid', message: `\`incident status\` takes at most 1 argument; got ${words.length}`, usage };
+      return words[0] ? { kind: 'incident', action, incidentId: words[0].text } : { kind: 'incident', action };
   }
 }

@@ -1,5 +1,7 @@
 /**
- * The `notify` queue's Slack side (issue 5): keeps one message per Slack-started run current.
+ * The `notify` queue's Slack side (issue 5): keeps one message per Slack-started run current, in
+ * the channel it was started from; runs auto-started for an incident (origin `pagerduty`, issue 6)
+ * get theirs in the incident's channel, and wait (delayed re-renders) while that is being created.
  *
  * On any effect of a run whose origin is Slack, the notifier re-renders the message from the
  * run's CURRENT state (never from the effect, so jobs handled out of order can never show a stale
@@ -30,6 +32,7 @@ import type { WebClient } from '@slack/web-api';
 import { UnrecoverableError, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EngineLogger } from '../engine/engine.ts';
+import type { Incidents } from '../engine/incident-port.ts';
 import { jobId } from '../engine/keys.ts';
 import { NOTIFY_JOB_OPTIONS, type NotifyJob } from '../engine/queues.ts';
 import type { RunRecord } from '../engine/run-store.ts';
@@ -73,6 +76,10 @@ export interface SlackNotifierOptions {
   readonly renderLockMs?: number;
   /** How long Redis keeps a run's message reference and output markers. @default 30 days */
   readonly retentionMs?: number;
+  /** Finds the channel of incident runs (origin `pagerduty`); absent, those runs get no message. */
+  readonly incidents?: Pick<Incidents, 'get' | 'findByPagerDutyId'>;
+  /** How long an incident run's message waits for the incident's channel before giving up. @default 300000 */
+  readonly incidentChannelWaitMs?: number;
 }
 
 /** A delayed re-render the notifier scheduled: the triggering job's data, marked. */
@@ -115,7 +122,10 @@ const RUNNING: ReadonlySet<string> = new Set(['running', 'retrying', 'waiting', 
 /** Longest pause between refreshes of a long-running step. */
 const MAX_REFRESH_MS = 5 * 60_000;
 
-/** Builds the notifier to pass as the notify worker's `notifier`. Runs not started from Slack are ignored. */
+/** Where a run's message goes: its Slack channel, `pending` while its incident's channel is being made, or nowhere. */
+type Destination = { readonly channel: string } | 'pending' | undefined;
+
+/** Builds the notifier to pass as the notify worker's `notifier`. Runs not started from Slack (or for an incident) are ignored. */
 export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
   const { slack, redis, engine, logger } = options;
   const keys = slackNotifierKeys(options.prefix);
@@ -124,6 +134,16 @@ export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
   const refreshMs = options.refreshIntervalMs ?? 10_000;
   const lockMs = options.renderLockMs ?? 30_000;
   const retentionMs = options.retentionMs ?? 30 * 86_400_000;
+  const incidentWaitMs = options.incidentChannelWaitMs ?? 300_000;
+
+  const destinationOf = async (run: RunRecord): Promise<Destination> => {
+    if (run.origin?.kind === 'slack') return { channel: run.origin.channel };
+    if (run.origin?.kind !== 'pagerduty' || !options.incidents) return undefined;
+    const incident = (await options.incidents.get(run.origin.incidentId)) ?? (await options.incidents.findByPagerDutyId(run.origin.incidentId));
+    if (!incident) return undefined;
+    if (incident.context.slack) return { channel: incident.context.slack.channelId };
+    return clock() - run.createdAt < incidentWaitMs ? 'pending' : undefined;
+  };
 
   /** Schedules a re-render `delayMs` from now, on a grid of `gridMs` so that jobs for one moment collapse. */
   const later = async (job: NotifyJob, delayMs: number, gridMs = 1_000) => {
@@ -182,14 +202,13 @@ export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
   };
 
   /** Posts the message if there is none yet, else updates it when it changed. Returns when the call went out. */
-  const show = async (run: RunRecord, content: SlackMessageContent): Promise<{ ref: MessageRef; sentAt?: number }> => {
-    if (run.origin?.kind !== 'slack') throw new Error('unreachable: not a Slack run');
+  const show = async (run: RunRecord, channel: string, content: SlackMessageContent): Promise<{ ref: MessageRef; sentAt?: number }> => {
     const hash = createHash('sha256').update(JSON.stringify(content)).digest('hex');
-    let ref = (await readRef(run.id)) ?? (await findLostPost(run, run.origin.channel));
+    let ref = (await readRef(run.id)) ?? (await findLostPost(run, channel));
     let sentAt: number | undefined;
     if (!ref) {
       sentAt = clock();
-      ref = await storeRef(run.id, await post(run, run.origin.channel, content));
+      ref = await storeRef(run.id, await post(run, channel, content));
       await redis.del(keys.uncertain(run.id));
     } else if ((await redis.get(keys.rendered(run.id))) !== hash) {
       sentAt = clock();
@@ -224,9 +243,11 @@ export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
   /** One render under the lock: re-read the run, show it, post new outputs, maybe schedule a refresh. */
   const render = async (job: NotifyJob, onSent: (at: number) => void) => {
     const run = await engine.getRun(job.runId);
-    if (!run || run.origin?.kind !== 'slack') return;
+    const destination = run ? await destinationOf(run) : undefined;
+    if (!run || destination === undefined) return;
+    if (destination === 'pending') return later(job, 2_000);
     const runbook = engine.runbookOf(run);
-    const { ref, sentAt } = await show(run, renderRunMessage(run, runbook, clock()));
+    const { ref, sentAt } = await show(run, destination.channel, renderRunMessage(run, runbook, clock()));
     if (sentAt !== undefined) onSent(sentAt);
     await postOutputs(run, runbook, ref);
     const running = run.status === 'active' ? Object.values(run.snapshot.context.steps).filter((s) => RUNNING.has(s.status)) : [];
@@ -239,7 +260,7 @@ export function createSlackNotifier(options: SlackNotifierOptions): Notifier {
 
   return async (job) => {
     const run = await engine.getRun(job.runId);
-    if (!run || run.origin?.kind !== 'slack') return;
+    if (!run || (run.origin?.kind !== 'slack' && !(run.origin?.kind === 'pagerduty' && options.incidents))) return;
     const pausedMs = await redis.pttl(keys.paused);
     if (pausedMs > 0) return later(job, pausedMs);
     const token = `rendering:${randomUUID()}`;

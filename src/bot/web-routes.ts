@@ -22,7 +22,17 @@ export interface WebRoute {
 export function createWebRequestListener(routes: readonly WebRoute[], fallback: RequestListener, onError: (error: unknown, req: IncomingMessage) => void): RequestListener {
   return (req, res) => {
     const route = findRoute(routes, req.method ?? 'GET', pathOf(req.url));
-    if (!route) return fallback(req, res);
+    if (!route) {
+      try {
+        return fallback(req, res);
+      } catch {
+        // Bolt's receiver throws (HTTPReceiverDeferredRequestError) for a path it does not serve;
+        // thrown from a 'request' listener, that would take the whole process down.
+        if (!res.headersSent) sendJson(res, 404, { error: 'not_found' });
+        else if (!res.writableEnded) res.end();
+        return;
+      }
+    }
     Promise.resolve()
       .then(() => route.handler(req, res))
       .catch((error: unknown) => {

@@ -3,7 +3,7 @@
  * the executors, and the engine runtime with the workers the command asks for.
  */
 import { mkdirSync } from 'node:fs';
-import { auditStorePath, openSqliteAuditStore, type AuditStore } from '../audit/index.ts';
+import { openAuditStore, type AuditStore } from '../audit/index.ts';
 import { createExecutorRegistry } from '../executors/registry.ts';
 import { createBackfillPartitionWorker } from '../executors/backfill-worker.ts';
 import { createExecutorCatalog } from '../executors/specs.ts';
@@ -15,8 +15,16 @@ import { createRedisConnection, resolveRedis, type ResolvedRedis } from '../inte
 import { createHostResolver } from '../sandbox/hosts.ts';
 import { createSlackClient } from '../integrations/slack.ts';
 import { createSlackNotifier, lateBoundNotifier } from '../bot/notifier.ts';
+import { composeNotifiers } from '../bot/notifier-composite.ts';
+import { createEscalationNotifier, isEscalationJob } from '../bot/escalations.ts';
+import { createPagerDutyClient } from '../integrations/pagerduty.ts';
+import { composeIncidentEffectHandlers } from '../bot/incident-effects.ts';
+import { slackIncidentEffectPart } from './slack-incident-wiring.ts';
+import { lateBoundIncidentEffects, pagerDutyFindingsPart, pagerDutyIncidentEffectPart, startPagerDutyEventsWorker } from './pagerduty-wiring.ts';
 import type { ExecutorCatalog } from '../machines/executor-spec.ts';
 import type { AppConfig } from './config.ts';
+import { loadAppPolicy } from './commands/policy.ts';
+import { createStartPolicy, hostAllowlist, type Policy } from '../policy/index.ts';
 
 export interface App {
   readonly config: AppConfig;
@@ -24,6 +32,8 @@ export interface App {
   readonly audit: AuditStore;
   readonly catalog: ExecutorCatalog;
   readonly redis: ResolvedRedis;
+  /** `POLICY_FILE`, or the built-in defaults. */
+  readonly policy: Policy;
   close(force?: boolean): Promise<void>;
 }
 
@@ -33,14 +43,23 @@ export function catalogFor(config: Pick<AppConfig, 'testExecutors'>): ExecutorCa
 }
 
 export async function startApp(config: AppConfig, logger: EngineLogger, options: Pick<RuntimeOptions, 'workers' | 'reconciler' | 'notifier'> = {}): Promise<App> {
+  // An invalid policy refuses the start before anything is opened.
+  const policy = await loadAppPolicy(config.policyFile, logger);
+  const allowHost = hostAllowlist(policy);
   mkdirSync(config.dataDir, { recursive: true });
   const redis = await resolveRedis(config.redisUrl ? { REDIS_URL: config.redisUrl } : {}, { dataDir: config.dataDir, logger });
-  const audit = openSqliteAuditStore({ path: auditStorePath(config.dataDir) });
+  const audit = await openAuditStore({
+    dataDir: config.dataDir,
+    schema: config.audit.schema,
+    ...(config.audit.databaseUrl ? { databaseUrl: config.audit.databaseUrl } : {}),
+    ...(config.audit.signingKey ? { signingKey: config.audit.signingKey } : {}),
+  });
   const catalog = catalogFor(config);
   const testConnection = config.testExecutors ? createRedisConnection(redis.url, { role: 'command', connectionName: 'runbook-bot:test-executors' }) : undefined;
   const backfillConnection = createRedisConnection(redis.url, { role: 'worker', connectionName: 'runbook-bot:backfill' });
   const built = createExecutorRegistry({
     targetsFile: config.targetsFile,
+    ...(allowHost ? { allowHost } : {}),
     ...(config.sandboxHosts ? { resolveUrl: createHostResolver(config.sandboxHosts) } : {}),
     ...(config.slack ? { slack: config.slack } : {}),
     ...(config.pagerDuty ? { pagerDuty: config.pagerDuty } : {}),
@@ -51,7 +70,9 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
   const registry = built.executors;
   // The run-message notifier needs the runtime's engine, Redis and notify queue, which exist only
   // once the runtime does: the runtime gets a late-bound notifier, bound right after.
-  const slackNotifier = config.slack && options.workers?.notify && !options.notifier ? lateBoundNotifier() : undefined;
+  const slackNotifier = (config.slack || config.pagerDuty) && options.workers?.notify && !options.notifier ? lateBoundNotifier() : undefined;
+  // Incident effects (Slack, PagerDuty) need the runtime's incidents: late-bound like the notifier.
+  const incidentEffects = options.workers?.notify ? lateBoundIncidentEffects() : undefined;
   const runtime = await createRuntime({
     redisUrl: redis.url,
     prefix: config.redisPrefix,
@@ -66,19 +87,26 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
     ],
     ...(config.fault && testConnection ? { fault: faultInjection(config.fault, testConnection, config.redisPrefix) } : {}),
     ...(slackNotifier ? { notifier: slackNotifier.notifier } : {}),
+    ...(incidentEffects ? { incidentEffects: incidentEffects.handler } : {}),
+    policy: createStartPolicy(policy),
+    ...(policy.sla.approval.length > 0 || policy.sla.manual.length > 0 ? { slaDefaults: { approval: policy.sla.approval, manual: policy.sla.manual } } : {}),
+    ...(policy.sla.incidentAck.length > 0 ? { incidentAckEscalation: policy.sla.incidentAck } : {}),
     ...options,
   });
-  if (slackNotifier && config.slack) {
-    slackNotifier.bind(createSlackNotifier({
-      // No client retries (a resent post duplicates) and 429s surface to the notifier, which reschedules.
-      slack: createSlackClient({ ...config.slack, retries: 0, rejectRateLimitedCalls: true }),
-      redis: runtime.redis,
-      prefix: config.redisPrefix,
-      engine: runtime.engine,
-      queue: runtime.queues.notify,
-      logger,
-    }));
+  if (slackNotifier) {
+    // No client retries (a resent post duplicates) and 429s surface to the notifier, which reschedules.
+    const slack = config.slack ? createSlackClient({ ...config.slack, retries: 0, rejectRateLimitedCalls: true }) : undefined;
+    slackNotifier.bind(composeNotifiers([
+      ...(slack ? [{ name: 'slack', notifier: createSlackNotifier({ slack, redis: runtime.redis, prefix: config.redisPrefix, engine: runtime.engine, queue: runtime.queues.notify, incidents: runtime.incidents, logger }) }] : []),
+      { name: 'escalations', accepts: isEscalationJob, notifier: createEscalationNotifier({ ...(slack ? { slack } : {}), ...(config.pagerDuty ? { pagerduty: createPagerDutyClient(config.pagerDuty) } : {}), ...(config.pagerDutyDefaultService ? { defaultService: config.pagerDutyDefaultService } : {}), redis: runtime.redis, prefix: config.redisPrefix, engine: runtime.engine, incidents: runtime.incidents, logger }) },
+      pagerDutyFindingsPart({ config, runtime, logger }),
+    ]));
   }
+  const pagerDutyPart = pagerDutyIncidentEffectPart({ config, runtime, logger });
+  const slackIncidentPart = slackIncidentEffectPart({ config, runtime, logger });
+  incidentEffects?.bind(composeIncidentEffectHandlers([...(slackIncidentPart ? [slackIncidentPart] : []), ...(pagerDutyPart ? [pagerDutyPart] : [])], logger));
+  // PagerDuty webhook events are worked where notifications are (the web process only enqueues them).
+  const pagerDutyEvents = options.workers?.notify ? await startPagerDutyEventsWorker({ config, runtime, logger }, redis.url, catalog) : undefined;
   let closing: Promise<void> | undefined;
   return {
     config,
@@ -86,8 +114,10 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
     audit,
     catalog,
     redis,
+    policy,
     close: (force = false) =>
       (closing ??= (async () => {
+        await pagerDutyEvents?.close(force);
         await runtime.close(force);
         await built.close();
         await backfillConnection.quit().catch(() => undefined);

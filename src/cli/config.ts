@@ -4,9 +4,11 @@
  */
 import { resolve } from 'node:path';
 import { pagerDutyOptionsFromEnv, type PagerDutyClientOptions } from '../integrations/pagerduty.ts';
+import { parseWebhookSecrets } from '../integrations/pagerduty-signature.ts';
 import { slackOptionsFromEnv, type SlackClientOptions } from '../integrations/slack.ts';
 import { parseHostMapping, SANDBOX_HOSTS_ENV, type HostMapping } from '../sandbox/hosts.ts';
 import { CliError } from './cli-error.ts';
+import { auditConfigFromEnv, type AuditConfig } from './audit-config.ts';
 
 export interface AppConfig {
   /** `SANDBOX_HOSTS`: production hosts answered by loopback stand-ins (tests, `runbook sandbox`); unset in production. */
@@ -15,6 +17,8 @@ export interface AppConfig {
   readonly runbooksDir: string;
   /** `targets.yaml`: which backend controls each model's serving and service's traffic. */
   readonly targetsFile: string;
+  /** `POLICY_FILE`: policy as code (`policy.yaml`); a missing file means the built-in defaults. */
+  readonly policyFile: string;
   /** Unset: start a private redis-server in `dataDir`. */
   readonly redisUrl?: string;
   readonly redisPrefix: string;
@@ -29,6 +33,10 @@ export interface AppConfig {
   readonly pagerDuty?: PagerDutyClientOptions;
   /** Service for pages that name only an escalation policy (`PAGERDUTY_DEFAULT_SERVICE`). */
   readonly pagerDutyDefaultService?: string;
+  /** `PAGERDUTY_WEBHOOK_SECRET` (comma-separated while rotating): verifies `POST /pagerduty/webhook`; unset: the route answers 503. */
+  readonly pagerDutyWebhookSecrets?: readonly string[];
+  /** The audit store and its digests (`DATABASE_URL`, `AUDIT_SIGNING_KEY`, `AUDIT_DIGEST_INTERVAL`, `AUDIT_DATABASE_SCHEMA`). */
+  readonly audit: AuditConfig;
 }
 
 const FAULT_POINTS = ['before-executor', 'during-executor', 'after-executor'] as const;
@@ -59,6 +67,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
   const slack = slackOptionsFromEnv(env);
   const pagerDuty = pagerDutyOptionsFromEnv(env);
   problems.push(...slack.problems, ...pagerDuty.problems);
+  const audit = auditConfigFromEnv(env);
+  problems.push(...audit.problems);
   const sandboxHosts = value(SANDBOX_HOSTS_ENV) === undefined ? undefined : parseHostMapping(value(SANDBOX_HOSTS_ENV) ?? '');
   if (sandboxHosts && !sandboxHosts.ok) problems.push(...sandboxHosts.problems);
   const config: AppConfig = {
@@ -66,6 +76,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     dataDir: resolve(cwd, value('DATA_DIR') ?? 'var'),
     runbooksDir: resolve(cwd, value('RUNBOOKS_DIR') ?? 'runbooks'),
     targetsFile: resolve(cwd, value('TARGETS_FILE') ?? 'targets.yaml'),
+    policyFile: resolve(cwd, value('POLICY_FILE') ?? 'policy.yaml'),
     ...(value('REDIS_URL') ? { redisUrl: value('REDIS_URL') } : {}),
     redisPrefix: prefix,
     workerConcurrency: integer('WORKER_CONCURRENCY', 8, 1, 256),
@@ -75,6 +86,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, cw
     ...(slack.options ? { slack: slack.options } : {}),
     ...(pagerDuty.options ? { pagerDuty: pagerDuty.options } : {}),
     ...(value('PAGERDUTY_DEFAULT_SERVICE') ? { pagerDutyDefaultService: value('PAGERDUTY_DEFAULT_SERVICE') } : {}),
+    ...(parseWebhookSecrets(value('PAGERDUTY_WEBHOOK_SECRET')).length > 0 ? { pagerDutyWebhookSecrets: parseWebhookSecrets(value('PAGERDUTY_WEBHOOK_SECRET')) } : {}),
+    audit: audit.config,
   };
   if (problems.length > 0) throw new CliError('config_invalid', problems.join('\n'));
   return config;

@@ -13,12 +13,15 @@ import { processIo, type CliIo } from './io.ts';
 import { loadConfig } from './config.ts';
 import { workerCommand } from './commands/worker.ts';
 import { sandboxCommand } from './commands/sandbox.ts';
+import { devCommand } from './commands/dev.ts';
 import { loadWebConfig, webCommand } from './commands/web.ts';
 import { runCommand } from './commands/run.ts';
 import { listCommand } from './commands/list.ts';
 import { statusCommand } from './commands/status.ts';
 import { cancelCommand } from './commands/cancel.ts';
 import { decideCommand, DECISIONS, type DecisionKind } from './commands/decide.ts';
+import { policyCommand } from './commands/policy.ts';
+import { incidentCommand } from './commands/incident.ts';
 import { parseGroups } from './local-user.ts';
 
 const USAGE = `Usage: runbook <command> [options]
@@ -43,6 +46,11 @@ Commands:
                                                130 left running
   list [--limit N] [--format text|json]        recent runs, newest first (default 20)
   status <run> [--format text|json]            a run's steps: status, attempts, durations, approvers, errors
+  incident declare <title> [--severity sev1|sev2|sev3]
+  incident list [--limit N] [--format text|json] | show <id> [--format text|json]
+  incident ack <id> | mitigate <id> [--reason TEXT] | resolve <id> [--resolution TEXT] | note <id> <text>
+  incident timeline <id> [--format md|json]    incidents as \`cli:NAME\` (--as NAME; default: you); \`timeline\`
+                                               prints a postmortem-ready Markdown timeline (UTC)
   cancel <run> [--reason TEXT] [--as NAME]     cancel a run
   approve <run> [step] [--as NAME] [--groups @a,@b]
   reject <run> [step] [--as NAME] [--groups @a,@b] [--reason TEXT]
@@ -58,6 +66,15 @@ Commands:
                                                (Procfile \`web\`; SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, PORT)
   sandbox [--format env|json]                  start loopback stand-ins of every outside service, print the
                                                environment that points the bot at them; Ctrl-C stops them
+  dev [--demo [--exit]]                        web + workers + embedded Redis + every stand-in in one process,
+                                               with a Slack look-alike console at http://localhost:$PORT/console
+                                               (PORT 3000); --demo plays a scripted incident in the terminal,
+                                               --exit (or DEMO_EXIT=1) stops after it (exit 1 if a stage failed)
+  policy check [--file F]                      validate the policy (POLICY_FILE, default ./policy.yaml): every
+                                               problem as file:line:col; exit 1 on errors
+  policy explain --user U --runbook X [--groups @a,@b] [--param k=v …] [--at TIME] [--break-glass]
+                                               what the policy decides for that person, runbook and time, and
+                                               why: the rule, approvals needed, freeze, limits, who can help
   help                                         this text
 
 <runbook> is a file path, a runbook id (rollback-model) or its Slack command (rollback).
@@ -84,6 +101,12 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   sandbox: async (args, io) => {
     const { values } = parseArgs({ args, allowPositionals: false, options: { format: { type: 'string', default: 'env' } } });
     return sandboxCommand({ format: oneOf('--format', values.format, ['env', 'json'] as const) }, io);
+  },
+  dev: async (args, io) => {
+    const { values } = parseArgs({ args, allowPositionals: false, options: { demo: { type: 'boolean', default: false }, exit: { type: 'boolean', default: false } } });
+    const exit = values.exit || ['1', 'true'].includes(io.env['DEMO_EXIT']?.trim() ?? '');
+    if (values.exit && !values.demo) throw new CliError('usage', '--exit only applies with --demo: runbook dev --demo --exit');
+    return devCommand({ demo: values.demo, exit }, io);
   },
   worker: async (args, io) => {
     parseArgs({ args, allowPositionals: false, options: {} });
@@ -123,6 +146,8 @@ const COMMANDS: Readonly<Record<string, Command>> = {
     return cancelCommand({ runId: oneRun(positionals, 'cancel <run> [--reason TEXT]'), reason: values.reason, as: values.as }, io);
   },
   ...Object.fromEntries(DECISIONS.map((kind) => [kind, decisionCommand(kind)])),
+  incident: (args, io) => incidentCommand(args, io),
+  policy: async (args, io) => policyCommand(args, io, executorCatalog),
   plan: async (args, io) => {
     const { values, positionals } = parseArgs({
       args,

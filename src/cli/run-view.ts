@@ -43,6 +43,15 @@ export function formatTime(ms: number | undefined): string {
   return ms === undefined ? '-' : new Date(ms).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** The SLA rungs that fired for a step: `reminded @ml-oncall-leads 2025-01-31 10:32:00Z; paged PABC123 …`. */
+export function formatEscalations(state: Pick<StepState, 'escalations'> | undefined): string | undefined {
+  const parts = (state?.escalations ?? []).map((e) => {
+    const what = [e.expired ? 'overdue' : '', e.notify?.length ? `reminded ${e.notify.join(', ')}` : '', e.page ? `paged ${e.page.escalationPolicy ?? e.page.service ?? 'PagerDuty'}` : ''].filter(Boolean).join(', ');
+    return `${what || `rung ${e.rung + 1}`} ${formatTime(e.at)}`;
+  });
+  return parts.length > 0 ? `escalated: ${parts.join('; ')}` : undefined;
+}
+
 /** One line, at most `max` characters (with `…`). */
 export function truncate(text: string, max = MAX_INLINE_CHARS): string {
   const flat = text.replace(/\s+/g, ' ').trim();

@@ -39,6 +39,8 @@ const EFFECT_TYPES: Partial<Readonly<Record<Effect['kind'], string>>> = {
   'manual.closed': 'manual.closed',
   'timer.schedule': 'timer.scheduled',
   'timer.cancel': 'timer.cancelled',
+  // The effect carries the rung, what it waited for and its targets (who is reminded, what is paged).
+  'escalation.fire': 'escalation.fired',
   'run.finished': 'run.finished',
 };
 

@@ -7,7 +7,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { AnyStateMachine } from 'xstate';
-import type { AuditStore } from '../audit/index.ts';
+import type { AuditRecordInput, AuditStore } from '../audit/index.ts';
 import { compileRunbook } from '../machines/compile.ts';
 import type { ExecutorCatalog } from '../machines/executor-spec.ts';
 import type { Runbook } from '../machines/ir.ts';
@@ -15,14 +15,16 @@ import { loadRunbook } from '../machines/load.ts';
 import { resolveParams } from '../machines/params.ts';
 import { applyEvent, finalStatusOf, startRun } from '../machines/run-machine.ts';
 import { whyIgnored } from '../machines/run-logic.ts';
-import type { Effect, Person, RunEvent } from '../machines/run-types.ts';
+import type { Effect, Person, RunEvent, SlaDefaults } from '../machines/run-types.ts';
 import { renderTemplate } from '../machines/template.ts';
 import { ignoredRecord, recordsFor, type RecordContext } from './audit-records.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { EngineError } from './errors.ts';
 import { newRunId } from './ids.ts';
 import type { EngineKeys } from './keys.ts';
-import { RunStore, type RunOrigin, type RunRecord, type RunStatus } from './run-store.ts';
+import { RunStore, type OutboxEntry, type RunOrigin, type RunRecord, type RunStatus } from './run-store.ts';
+import type { EngineObserver } from '../observability/observer.ts';
+import { observeTransition } from '../observability/transitions.ts';
 
 export interface EngineLogger {
   info(fields: Record<string, unknown>, message: string): void;
@@ -41,7 +43,37 @@ export interface EngineOptions {
   readonly clock?: () => number;
   /** Attempts to commit against concurrent writers before giving up. @default 50 */
   readonly maxCommitAttempts?: number;
+  /**
+   * Called for each outbox entry after its audit records and effects are out, before it is popped
+   * (so at least once, a crash repeats it): the incident service puts runs on incident timelines.
+   * @default none
+   */
+  readonly onOutboxDrained?: (runId: string, entry: OutboxEntry) => Promise<void>;
+  /** Metrics and tracing hooks (src/observability). @default none */
+  readonly observer?: EngineObserver;
+  /**
+   * Decides each run start (policy as code, src/policy). A `deny` throws `policy_denied` and
+   * starts nothing; every decision is a `policy.decision` audit record. @default every run allowed, unrecorded
+   */
+  readonly policy?: StartPolicy;
+  /** SLA ladders for approvals and manual steps whose runbook sets none (issue 6). @default none */
+  readonly slaDefaults?: SlaDefaults;
 }
+
+/** What a start policy says about a run; the engine only acts on `outcome` and records the rest. */
+export interface StartDecision {
+  readonly outcome: 'allow' | 'deny' | 'require_approval';
+  /** The rule that decided, as `file:line name`. */
+  readonly rule: string;
+  readonly reason: string;
+  /** Who can help: people who may run or approve it. */
+  readonly helpers: readonly string[];
+  /** Anything else for the audit record (approval requirement, freeze, limits). */
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** Decides a run start from the request, its compiled runbook, resolved params and the time. */
+export type StartPolicy = (request: StartRunRequest, runbook: Runbook, params: Readonly<Record<string, unknown>>, at: number) => StartDecision;
 
 export interface StartRunRequest {
   readonly file: string;
@@ -51,6 +83,8 @@ export interface StartRunRequest {
   readonly incident?: Readonly<Record<string, unknown>> & { readonly id: string };
   readonly runId?: string;
   readonly origin?: RunOrigin;
+  /** The requester declares an emergency: a change freeze then asks for more approvers instead of refusing. */
+  readonly breakGlass?: boolean;
 }
 
 export interface SendResult {
@@ -92,18 +126,25 @@ export class Engine {
     const now = this.clock();
     const runId = request.runId ?? newRunId(now);
     const sourceHash = sha256(request.source);
+    const decision = await this.decidePolicy(request, runbook, params.values, now, sourceHash);
     const machine = this.machineFor(sourceHash, request.source, request.file).machine;
-    const started = startRun(machine, { runId, runbookId: runbook.id, requester: request.requester, params: params.values, incident: request.incident ?? null, startedAt: now });
+    // A run PagerDuty started waits for a person before its first mutating step (issue 6).
+    const auto = request.origin?.kind === 'pagerduty' ? { autoStarted: true, autoStartedBy: request.origin.incidentId } : {};
+    const started = startRun(machine, { runId, runbookId: runbook.id, requester: request.requester, params: params.values, incident: request.incident ?? null, startedAt: now, ...auto, ...(this.options.slaDefaults ? { slaDefaults: this.options.slaDefaults } : {}) });
     const concurrencyKey = runbook.concurrency ? String(renderTemplate(runbook.concurrency, { params: params.values, incident: request.incident ?? null })) : undefined;
     const context = this.recordContext({ id: runId, runbookId: runbook.id, sourceHash, incidentId: request.incident?.id, params: params.values, source: request.source, runbookFile: request.file }, 1, now);
     const records = recordsFor(context, { type: 'run.started', actor: request.requester.id, data: { runbook: runbook.id, file: request.file, sourceHash, source: request.source, params: params.values, requester: request.requester, incident: request.incident ?? null } }, started.effects);
+    if (decision) records.push(policyDecisionRecord(decision, request, runbook.id, sourceHash, now, runId));
     const status = runStatusOf(started.snapshot);
+    const observed = { runId, runbook: runbook.id, ...(runbook.costCenter ? { costCenter: runbook.costCenter } : {}) };
+    const span = this.options.observer?.startRunSpan?.(observed);
     await this.store.create(
-      { id: runId, runbookId: runbook.id, runbookFile: request.file, source: request.source, sourceHash, params: params.values, requester: request.requester, status, snapshot: started.snapshot, createdAt: now, ...(request.incident ? { incidentId: request.incident.id } : {}), ...(concurrencyKey ? { concurrencyKey } : {}), ...(request.origin ? { origin: request.origin } : {}) },
+      { id: runId, runbookId: runbook.id, runbookFile: request.file, source: request.source, sourceHash, params: params.values, requester: request.requester, status, snapshot: started.snapshot, createdAt: now, ...(request.incident ? { incidentId: request.incident.id } : {}), ...(concurrencyKey ? { concurrencyKey } : {}), ...(request.origin ? { origin: request.origin } : {}), ...(span ? { traceparent: span.traceparent } : {}) },
       { version: 1, records, effects: withMessageUpdate({ origin: request.origin }, started.effects) },
-    );
+    ).catch((error: unknown) => { span?.end(error); throw error; });
+    this.options.observer?.runStarted?.(observed);
     this.options.logger.info({ runId, runbook: runbook.id, requester: request.requester.id }, 'run started');
-    await this.drain(runId);
+    await this.drain(runId).finally(() => span?.end());
     const run = await this.store.get(runId);
     if (!run) throw new EngineError('run_not_found', `run ${runId} vanished right after it was created`, { retryable: true });
     return run;
@@ -126,6 +167,7 @@ export class Engine {
       const status = runStatusOf(stepped.snapshot);
       const effects = withMessageUpdate(run, stepped.effects);
       if (await this.store.commit(run, stepped.snapshot, status, { version, records, effects }, now)) {
+        observeTransition(this.options.observer, { run, runbook, event: stamped, effects: stepped.effects, status, now });
         if (status !== 'active') this.options.logger.info({ runId, status }, 'run finished');
         await this.drain(runId);
         return { applied: true, run: (await this.store.get(runId)) ?? run };
@@ -145,8 +187,9 @@ export class Engine {
           const next = await this.store.peekOutbox(runId);
           if (!next) break;
           if (drained > 0 && !(await this.store.extendDrain(runId, token, DRAIN_LOCK_MS))) break;
-          await this.options.audit.append(next.entry.records);
+          await this.appendAudit(next.entry.records);
           await this.options.dispatcher.dispatch(runId, next.entry.version, next.entry.effects);
+          await this.options.onOutboxDrained?.(runId, next.entry);
           await this.store.popOutbox(runId, next.raw);
         }
       } finally {
@@ -170,6 +213,28 @@ export class Engine {
   /** The compiled runbook of a run: from its pinned source, never from the file as it is now. */
   runbookOf(run: RunRecord): Runbook {
     return this.machineFor(run.sourceHash, run.source, run.runbookFile).runbook;
+  }
+
+  /** Appends audit records, timing the append for `/metrics`. */
+  private async appendAudit(records: OutboxEntry['records']): Promise<void> {
+    const started = performance.now();
+    let ok = false;
+    try {
+      await this.options.audit.append(records);
+      ok = true;
+    } finally {
+      this.options.observer?.auditAppended?.({ records: records.length, durationMs: performance.now() - started, ok });
+    }
+  }
+
+  /** Asks the start policy; a denial is audited (a record with no run) and thrown. */
+  private async decidePolicy(request: StartRunRequest, runbook: Runbook, params: Readonly<Record<string, unknown>>, now: number, sourceHash: string): Promise<StartDecision | undefined> {
+    const decision = this.options.policy?.(request, runbook, params, now);
+    if (!decision || decision.outcome !== 'deny') return decision;
+    await this.options.audit.append([policyDecisionRecord(decision, request, runbook.id, sourceHash, now)]);
+    this.options.logger.info({ runbook: runbook.id, requester: request.requester.id, rule: decision.rule }, 'run denied by policy');
+    const help = decision.helpers.length > 0 ? `; who can help: ${decision.helpers.join(', ')}` : '';
+    throw new EngineError('policy_denied', `policy denied \`${runbook.id}\`: ${decision.reason} (rule ${decision.rule})${help}`, { details: { rule: decision.rule, helpers: decision.helpers } });
   }
 
   private async ignore(run: RunRecord, event: RunEvent, reason: string, now: number): Promise<SendResult> {
@@ -198,11 +263,26 @@ export class Engine {
 }
 
 /** Effects that reach the notify queue anyway re-render the run message; otherwise ask for it once. */
-const NOTIFIED: ReadonlySet<Effect['kind']> = new Set(['approval.request', 'approval.recorded', 'approval.closed', 'manual.request', 'manual.closed', 'step.skipped', 'run.finished']);
+const NOTIFIED: ReadonlySet<Effect['kind']> = new Set(['approval.request', 'approval.recorded', 'approval.closed', 'manual.request', 'manual.closed', 'step.skipped', 'run.finished', 'escalation.fire']);
 
 function withMessageUpdate(run: Pick<RunRecord, 'origin'>, effects: readonly Effect[]): readonly Effect[] {
   if (run.origin?.kind !== 'slack' || effects.some((e) => NOTIFIED.has(e.kind))) return effects;
   return [...effects, { kind: 'run.updated' }];
+}
+
+/** The `policy.decision` audit record; a denied start has no run, so its id is its own. */
+function policyDecisionRecord(decision: StartDecision, request: StartRunRequest, runbookId: string, sourceHash: string, at: number, runId?: string): AuditRecordInput {
+  return {
+    id: runId ? `${runId}.policy` : `policy.${randomUUID()}`,
+    at,
+    ...(runId ? { runId } : {}),
+    ...(request.incident ? { incidentId: request.incident.id } : {}),
+    actor: request.requester.id,
+    type: 'policy.decision',
+    data: { outcome: decision.outcome, rule: decision.rule, reason: decision.reason, helpers: decision.helpers, requester: request.requester, breakGlass: request.breakGlass ?? false, file: request.file, ...(decision.details ?? {}) },
+    runbookId,
+    runbookHash: sourceHash,
+  };
 }
 
 export function runStatusOf(snapshot: RunRecord['snapshot']): RunStatus {

@@ -20,6 +20,20 @@ export interface EngineKeys {
   readonly updatesChannel: string;
   /** BullMQ's own prefix for the engine's queues. */
   readonly queuePrefix: string;
+  /** Incidents (issue 6): hash, outbox and drain lock per incident, like runs. */
+  incident(incidentId: string): string;
+  incidentOutbox(incidentId: string): string;
+  incidentDrainLock(incidentId: string): string;
+  /** String: the incident id that mirrors this PagerDuty incident (SET NX: one incident per PagerDuty id). */
+  incidentByPagerDuty(pagerDutyIncidentId: string): string;
+  /** String: the incident whose Slack channel this is. */
+  incidentByChannel(channelId: string): string;
+  /** Counter behind `INC-<n>`. */
+  readonly incidentCounter: string;
+  /** Sorted set of all incidents by creation time. */
+  readonly incidents: string;
+  /** Sorted set of incidents whose outbox is not drained, by when it was written. */
+  readonly pendingIncidentOutboxes: string;
 }
 
 export function engineKeys(prefix: string): EngineKeys {
@@ -35,6 +49,14 @@ export function engineKeys(prefix: string): EngineKeys {
     abortChannel: `${prefix}:abort`,
     updatesChannel: `${prefix}:updates`,
     queuePrefix: `${prefix}:bull`,
+    incident: (id) => `${prefix}:incident:${id}`,
+    incidentOutbox: (id) => `${prefix}:incident-outbox:${id}`,
+    incidentDrainLock: (id) => `${prefix}:incident-drain:${id}`,
+    incidentByPagerDuty: (pdId) => `${prefix}:incident-by-pd:${pdId}`,
+    incidentByChannel: (channelId) => `${prefix}:incident-by-channel:${channelId}`,
+    incidentCounter: `${prefix}:incident-counter`,
+    incidents: `${prefix}:incidents`,
+    pendingIncidentOutboxes: `${prefix}:incident-outbox-pending`,
   };
 }
 

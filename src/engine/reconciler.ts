@@ -3,10 +3,16 @@
  * records or effects were never dispatched). It runs at start and then periodically; draining is
  * idempotent, so two reconcilers in two processes are harmless.
  */
-import type { Engine, EngineLogger } from './engine.ts';
+import type { EngineLogger } from './engine.ts';
+
+/** What the reconciler drains: the engine's runs, or the incident service's incidents. */
+export interface OutboxOwner {
+  readonly store: { pendingOutboxes(before: number, limit?: number): Promise<string[]> };
+  drain(id: string): Promise<void>;
+}
 
 export interface ReconcilerOptions {
-  readonly engine: Engine;
+  readonly engine: OutboxOwner;
   readonly logger: EngineLogger;
   /** How often to look. @default 2000 */
   readonly intervalMs?: number;

@@ -31,6 +31,8 @@ export interface RunRecord {
   readonly concurrencyKey?: string;
   /** Where the run was requested (a Slack channel, PagerDuty, the CLI): replies and the run message go there. */
   readonly origin?: RunOrigin;
+  /** W3C trace context of the run's span (set when tracing is on): step spans join its trace. */
+  readonly traceparent?: string;
 }
 
 export type RunOrigin =
@@ -194,6 +196,7 @@ function serializeRun(run: RunRecord): string[] {
   if (run.incidentId) fields['incidentId'] = run.incidentId;
   if (run.concurrencyKey) fields['concurrencyKey'] = run.concurrencyKey;
   if (run.origin) fields['origin'] = JSON.stringify(run.origin);
+  if (run.traceparent) fields['traceparent'] = run.traceparent;
   return Object.entries(fields).flat();
 }
 
@@ -215,5 +218,6 @@ function deserializeRun(hash: Record<string, string>): RunRecord {
     ...(hash['incidentId'] ? { incidentId: hash['incidentId'] } : {}),
     ...(hash['concurrencyKey'] ? { concurrencyKey: hash['concurrencyKey'] } : {}),
     ...(hash['origin'] ? { origin: JSON.parse(hash['origin']) as RunOrigin } : {}),
+    ...(hash['traceparent'] ? { traceparent: hash['traceparent'] } : {}),
   };
 }

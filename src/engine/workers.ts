@@ -12,6 +12,7 @@ import type { Engine, EngineLogger } from './engine.ts';
 import type { RunRecord } from './run-store.ts';
 import type { EngineKeys } from './keys.ts';
 import { QUEUE_NAMES, type NotifyJob, type StepJob, type TimerJob } from './queues.ts';
+import type { EngineObserver } from '../observability/observer.ts';
 
 export interface WorkerSettings {
   /** Executor calls run at once in this process. @default 8 */
@@ -48,6 +49,8 @@ export interface StepWorkerOptions {
   readonly fault?: FaultInjection;
   /** Why an executor the runbooks may name is not in this worker (said in `executor_unavailable`). */
   readonly unavailable?: ReadonlyMap<string, string>;
+  /** Metrics and tracing hooks. @default none */
+  readonly observer?: EngineObserver;
 }
 
 export interface EngineWorker {
@@ -82,6 +85,7 @@ export async function createStepWorker(options: StepWorkerOptions): Promise<Engi
 
   const processor = async (job: Job<StepJob>, _token?: string, jobSignal?: AbortSignal) => {
     const data = job.data;
+    options.observer?.jobStarted?.({ queue: QUEUE_NAMES.steps, waitMs: waitedMs(job) });
     // One read of the run: is this attempt still wanted, and which secrets must its reports hide.
     const run = await options.engine.getRun(data.runId);
     const stale = staleReason(run, data);
@@ -98,8 +102,12 @@ export async function createStepWorker(options: StepWorkerOptions): Promise<Engi
       const key = keyOf(data);
       inFlight.set(key, controller);
       jobSignal?.addEventListener('abort', () => controller.abort(), { once: true });
+      const observed = { runId: data.runId, runbook: run.runbookId, stepId: data.stepId, executor: data.executor, phase: data.phase, attempt: data.attempt, ...costCenterOf(options.engine, run) };
+      const startedMs = performance.now();
+      let outcome: 'succeeded' | 'failed' = 'failed';
+      let output: unknown;
       try {
-        const pending = executor.run(data.input, {
+        const call = () => executor.run(data.input, {
           signal: controller.signal,
           idempotencyKey: data.idempotencyKey,
           runId: data.runId,
@@ -116,8 +124,10 @@ export async function createStepWorker(options: StepWorkerOptions): Promise<Engi
               .catch((error: unknown) => options.logger.warn({ runId: data.runId, err: String(error) }, 'could not record progress'));
           },
         });
+        const pending = options.observer?.step ? options.observer.step({ ...observed, ...(run.traceparent ? { traceparent: run.traceparent } : {}) }, call) : call();
         await injectFault(options.fault, data, 'during-executor');
-        const output = await pending;
+        output = await pending;
+        outcome = 'succeeded';
         await injectFault(options.fault, data, 'after-executor');
         event = { type: 'step.succeeded', stepId: data.stepId, attempt: data.attempt, phase: data.phase, output: redactJson(capOutput(output), redact) };
       } catch (error) {
@@ -125,6 +135,7 @@ export async function createStepWorker(options: StepWorkerOptions): Promise<Engi
         event = failed(data, { ...stepError, message: redact(stepError.message) });
       } finally {
         inFlight.delete(key);
+        options.observer?.stepFinished?.({ ...observed, outcome, durationMs: performance.now() - startedMs, output });
       }
     }
     const result = await options.engine.send(data.runId, event);
@@ -147,11 +158,12 @@ export async function createStepWorker(options: StepWorkerOptions): Promise<Engi
   });
 }
 
-export async function createTimerWorker(options: { connection: Redis; keys: EngineKeys; engine: Engine; settings?: Partial<WorkerSettings>; logger: EngineLogger }): Promise<EngineWorker> {
+export async function createTimerWorker(options: { connection: Redis; keys: EngineKeys; engine: Engine; settings?: Partial<WorkerSettings>; logger: EngineLogger; observer?: EngineObserver }): Promise<EngineWorker> {
   const settings = { ...DEFAULT_WORKER_SETTINGS, ...options.settings };
   const worker = new Worker<TimerJob>(
     QUEUE_NAMES.timers,
     async (job) => {
+      options.observer?.jobStarted?.({ queue: QUEUE_NAMES.timers, waitMs: waitedMs(job) });
       const result = await options.engine.send(job.data.runId, { type: 'timer.fired', timerId: job.data.timerId });
       return { applied: result.applied };
     },
@@ -163,9 +175,12 @@ export async function createTimerWorker(options: { connection: Redis; keys: Engi
 
 export type Notifier = (job: NotifyJob) => Promise<void>;
 
-export async function createNotifyWorker(options: { connection: Redis; keys: EngineKeys; notifier: Notifier; settings?: Partial<WorkerSettings>; logger: EngineLogger }): Promise<EngineWorker> {
+export async function createNotifyWorker(options: { connection: Redis; keys: EngineKeys; notifier: Notifier; settings?: Partial<WorkerSettings>; logger: EngineLogger; observer?: EngineObserver }): Promise<EngineWorker> {
   const settings = { ...DEFAULT_WORKER_SETTINGS, ...options.settings };
-  const worker = new Worker<NotifyJob>(QUEUE_NAMES.notify, async (job) => options.notifier(job.data), workerOptions(options.connection, options.keys, settings));
+  const worker = new Worker<NotifyJob>(QUEUE_NAMES.notify, async (job) => {
+    options.observer?.jobStarted?.({ queue: QUEUE_NAMES.notify, waitMs: waitedMs(job) });
+    return options.notifier(job.data);
+  }, workerOptions(options.connection, options.keys, settings));
   worker.on('error', (error) => options.logger.warn({ err: error.message }, 'notify worker error'));
   return closable(worker);
 }
@@ -176,6 +191,16 @@ function closable(worker: Worker, after?: () => Promise<void>): EngineWorker {
     worker,
     close: (force = false) => (closing ??= worker.close(force).then(() => after?.())),
   };
+}
+
+/** From when a job was due (added, or its delay over) to now: its wait in the queue. */
+function waitedMs(job: Job): number {
+  return Date.now() - (job.timestamp + (job.opts.delay ?? 0));
+}
+
+function costCenterOf(engine: Engine, run: RunRecord): { costCenter?: string } {
+  const costCenter = engine.runbookOf(run).costCenter;
+  return costCenter ? { costCenter } : {};
 }
 
 /** Hides the run's secret param values in whatever an executor reports. */

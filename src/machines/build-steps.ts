@@ -8,7 +8,7 @@ import { describeFound, type Diagnostic, type SourceLocation } from './diagnosti
 import { DURATION_EXPECTATION, parseDuration } from './durations.ts';
 import { isMutatingCall, isReservedStepKey, type ExecutorCatalog, type ExecutorSpec } from './executor-spec.ts';
 import { approvalGateSchema, type ApprovalGateInput } from './front-matter.ts';
-import type { ApprovalGate, Backoff, OnFailure, Step, StepCall } from './ir.ts';
+import type { ApprovalGate, Backoff, EscalationRung, OnFailure, Step, StepCall } from './ir.ts';
 import type { StepNode } from './parse.ts';
 import { diagnosticsFromZod } from './schema-diagnostics.ts';
 import type { YamlPath, YamlSource } from './yaml-source.ts';
@@ -159,12 +159,17 @@ export function toApprovalGate(input: ApprovalGateInput): ApprovalGate {
     allowSelf: input.allow_self,
     expiresMs: input.expires,
     onExpiry: input.on_expiry,
-    escalation: input.escalation.map((rung) => ({
-      afterMs: rung.after,
-      notify: rung.notify,
-      page: rung.page ? { escalationPolicy: rung.page.escalation_policy, service: rung.page.service } : undefined,
-    })),
+    escalation: toEscalationRungs(input.escalation),
   };
+}
+
+/** Front-matter rungs (`after: 10m`) → IR rungs (`afterMs`). */
+export function toEscalationRungs(rungs: ApprovalGateInput['escalation']): EscalationRung[] {
+  return rungs.map((rung) => ({
+    afterMs: rung.after,
+    notify: rung.notify,
+    page: rung.page ? { escalationPolicy: rung.page.escalation_policy, service: rung.page.service } : undefined,
+  }));
 }
 
 function toGateInput(gate: ApprovalGate): Record<string, unknown> {

@@ -9,7 +9,10 @@
  * from the most recent, and the final states `succeeded`, `failed`, `rejected`, `cancelled`,
  * `rolled_back`. Timers are effects, never XState `after`: restored actors do not re-arm them.
  */
-import { assign, setup, type AnyStateMachine } from 'xstate';
+import { setup, type AnyStateMachine } from 'xstate';
+import { confirmationState, needsConfirmation } from './auto-start-gate.ts';
+import { at, decisionOf, effect, isHuman, isTimer, startOf, update, withStep, type Action, type Args, type Transition } from './compile-actions.ts';
+import { escalationLadder, ladderFor, manualExpiry } from './escalation-ladder.ts';
 import type { Runbook, Step } from './ir.ts';
 import {
   approvalMessage,
@@ -22,33 +25,9 @@ import {
   timerIds,
   waitDelayMs,
 } from './run-logic.ts';
-import type { Decision, Effect, FinalStatus, RunContext, RunEvent, RunInput, StepError, StepState } from './run-types.ts';
+import type { FinalStatus, RunContext, RunEvent, RunInput, StepError, StepState } from './run-types.ts';
 
 export const FINAL_STATUSES: readonly FinalStatus[] = ['succeeded', 'failed', 'rejected', 'cancelled', 'rolled_back'];
-
-interface Args {
-  readonly context: RunContext;
-  readonly event: RunEvent;
-}
-type Patch = (args: Args) => Partial<RunContext>;
-type EffectOf = (args: Args) => Effect | null;
-type Action = ReturnType<typeof update> | { type: 'effect'; params: (args: Args) => Effect | null };
-interface Transition {
-  target?: string;
-  guard?: (args: Args) => boolean;
-  actions?: Action[];
-}
-
-const update = (patch: Patch) => assign(({ context, event }: Args) => patch({ context, event }));
-const effect = (make: EffectOf) => ({ type: 'effect' as const, params: make });
-
-const withStep = (id: string, change: (s: StepState, args: Args) => Partial<StepState>): Patch => (args) => {
-  const current = stepState(args.context, id);
-  return { steps: { ...args.context.steps, [id]: { ...current, ...change(current, args) } } };
-};
-const at = (event: RunEvent) => event.at;
-/** When a step starts: the event's time, or the run's start for the first step (entered on init). */
-const startOf = (event: RunEvent, context: RunContext) => event.at ?? context.startedAt;
 
 /** Compiles a validated runbook into a side-effect-free machine (input: `RunInput`). */
 export function compileRunbook(runbook: Runbook): AnyStateMachine {
@@ -147,14 +126,16 @@ function compileStep(runbook: Runbook, step: Step, index: number) {
         ],
       },
       failureGuarded(runbook, step, index),
+      ...(step.kind === 'call' && step.mutating ? [{ guard: ({ context }: Args) => needsConfirmation(step, context), target: 'awaiting_approval' }] : []),
       { target: active },
     ],
   };
   const states: Record<string, unknown> = { enter };
   if (step.kind === 'call') Object.assign(states, callStates(runbook, step, index, 'do'));
+  if (step.kind === 'call' && step.mutating) states['awaiting_approval'] = confirmationState(runbook, step);
   if (step.kind === 'wait') states['waiting'] = waitState(step, next);
   if (step.kind === 'approval') states['awaiting_approval'] = approvalState(runbook, step, index);
-  if (step.kind === 'manual') states['awaiting_manual'] = manualState(step, next);
+  if (step.kind === 'manual') states['awaiting_manual'] = manualState(runbook, step, next);
   return { initial: 'enter', states };
 }
 
@@ -173,9 +154,6 @@ const isAttempt = (step: Step, phase: 'do' | 'undo') => ({ context, event }: Arg
   event.attempt === attemptOf(stepState(context, step.id), phase);
 
 const attemptOf = (s: StepState, phase: 'do' | 'undo') => (phase === 'do' ? s.attempt : (s.undoAttempt ?? 0));
-
-const isTimer = (id: (context: RunContext) => string) => ({ context, event }: Args): boolean =>
-  event.type === 'timer.fired' && event.timerId === id(context);
 
 /**
  * `running` and `retrying` for a call, in the `do` phase (a step) or `undo` phase (rollback).
@@ -270,6 +248,7 @@ function waitState(step: Step, next: string) {
 function approvalState(runbook: Runbook, step: Step, index: number) {
   const gate = step.approval ?? { quorum: 1, from: [], allowSelf: false, onExpiry: 'reject' as const, escalation: [] };
   const expiry = timerIds.expiry(step.id);
+  const ladder = escalationLadder(step.id, 'approval', (context) => ladderFor(gate.escalation, 'approval', context));
   const decisions = (context: RunContext) => stepState(context, step.id).approvals ?? [];
   const eligible = ({ context, event }: Args) =>
     event.type === 'approval.granted' && event.stepId === step.id && approvalRefusal(gate, event.by, context.requester, decisions(context)) === undefined;
@@ -278,6 +257,11 @@ function approvalState(runbook: Runbook, step: Step, index: number) {
     const approvals = [...(s.approvals ?? []), decisionOf(event)];
     return { approvals, output: { approvers: approvals.map((d) => d.by.id) } };
   }));
+  // A person approving anything in an auto-started run lifts its gate on mutating steps.
+  const markHuman = update(({ context, event }) => {
+    const decision = decisionOf(event);
+    return isHuman(decision) && !context.humanApproved ? { humanApproved: decision } : {};
+  });
   const recorded = effect(({ context, event }) => (event.type === 'approval.granted'
     ? { kind: 'approval.recorded', stepId: step.id, by: event.by, count: decisions(context).length, quorum: gate.quorum }
     : null));
@@ -303,8 +287,10 @@ function approvalState(runbook: Runbook, step: Step, index: number) {
       update(withStep(step.id, (_s, { event, context }) => ({ status: 'awaiting_approval', approvals: [], startedAt: startOf(event, context) }))),
       effect(({ context }) => ({ kind: 'approval.request', stepId: step.id, message: approvalMessage(step, context), gate })),
       ...(gate.expiresMs !== undefined ? [effect(() => ({ kind: 'timer.schedule', timerId: expiry, delayMs: gate.expiresMs ?? 0, purpose: 'approval-expiry', stepId: step.id }))] : []),
+      ...ladder.entry,
     ],
     exit: [
+      ...ladder.exit,
       ...(gate.expiresMs !== undefined ? [effect(({ event }) => (event.type === 'timer.fired' && event.timerId === expiry ? null : { kind: 'timer.cancel', timerId: expiry }))] : []),
       effect(({ event }) => (event.type === 'run.cancel' ? { kind: 'approval.closed', stepId: step.id, outcome: 'cancelled' } : null)),
     ],
@@ -313,30 +299,43 @@ function approvalState(runbook: Runbook, step: Step, index: number) {
         {
           guard: reaches,
           target: nextTarget(runbook, index),
-          actions: [record, recorded, update(withStep(step.id, (_s, { event }) => ({ status: 'succeeded', finishedAt: at(event) }))), effect(() => ({ kind: 'approval.closed', stepId: step.id, outcome: 'approved' }))],
+          actions: [record, recorded, update(withStep(step.id, (_s, { event }) => ({ status: 'succeeded', finishedAt: at(event) }))), markHuman, effect(() => ({ kind: 'approval.closed', stepId: step.id, outcome: 'approved' }))],
         },
         { guard: eligible, actions: [record, recorded] },
       ],
       'approval.rejected': rejectTarget('rejected').map((t) => ({ ...t, guard: t.guard ? (a: Args) => mayReject(a) && (t.guard?.(a) ?? true) : mayReject })),
-      ...(gate.onExpiry === 'reject' && gate.expiresMs !== undefined
-        ? { 'timer.fired': rejectTarget('expired').map((t) => ({ ...t, guard: t.guard ? (a: Args) => isTimer(() => expiry)(a) && (t.guard?.(a) ?? true) : isTimer(() => expiry) })) }
-        : {}),
+      'timer.fired': [
+        ...ladder.onTimer,
+        ...(gate.onExpiry === 'reject' && gate.expiresMs !== undefined
+          ? rejectTarget('expired').map((t) => ({ ...t, guard: t.guard ? (a: Args) => isTimer(() => expiry)(a) && (t.guard?.(a) ?? true) : isTimer(() => expiry) }))
+          : []),
+      ],
     },
   };
 }
 
-function manualState(step: Step, next: string) {
+function manualState(runbook: Runbook, step: Step, next: string) {
+  const rungs = (context: RunContext) => ladderFor(runbook.manual?.escalation, 'manual', context);
+  const ladder = escalationLadder(step.id, 'manual', rungs);
+  const overdue = manualExpiry(step.id, runbook.manual?.expiresMs, rungs);
   const close = (outcome: 'done' | 'skipped') => effect(() => ({ kind: 'manual.closed', stepId: step.id, outcome }));
   const matches = ({ event }: Args) => (event.type === 'manual.done' || event.type === 'manual.skipped') && event.stepId === step.id;
   return {
     entry: [
       update(withStep(step.id, (_s, { event, context }) => ({ status: 'awaiting_manual', startedAt: startOf(event, context) }))),
       effect(() => ({ kind: 'manual.request', stepId: step.id, instructions: step.instructions })),
+      ...ladder.entry,
+      ...overdue.entry,
     ],
-    exit: [effect(({ event }) => (event.type === 'run.cancel' ? { kind: 'manual.closed', stepId: step.id, outcome: 'cancelled' } : null))],
+    exit: [
+      ...ladder.exit,
+      ...overdue.exit,
+      effect(({ event }) => (event.type === 'run.cancel' ? { kind: 'manual.closed', stepId: step.id, outcome: 'cancelled' } : null)),
+    ],
     on: {
       'manual.done': { guard: matches, target: next, actions: [update(withStep(step.id, (_s, { event }) => ({ status: 'succeeded', decidedBy: decisionOf(event), finishedAt: at(event) }))), close('done')] },
       'manual.skipped': { guard: matches, target: next, actions: [update(withStep(step.id, (_s, { event }) => ({ status: 'skipped', decidedBy: decisionOf(event), finishedAt: at(event) }))), close('skipped')] },
+      'timer.fired': [...ladder.onTimer, ...overdue.onTimer],
     },
   };
 }
@@ -389,10 +388,4 @@ function cancelTransitions(runbook: Runbook): Transition[] {
       : []),
     { target: '#run.cancelled', actions: [cancel] },
   ];
-}
-
-function decisionOf(event: RunEvent): Decision {
-  const by = 'by' in event ? event.by : { id: 'system' };
-  const reason = 'reason' in event ? event.reason : event.type === 'timer.fired' ? 'approval expired' : undefined;
-  return { by, ...(event.at !== undefined ? { at: event.at } : {}), ...(reason !== undefined ? { reason } : {}) };
 }

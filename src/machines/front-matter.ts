@@ -40,6 +40,12 @@ export const approvalGateSchema = z.strictObject({
   escalation: z.array(escalationRungSchema).default([]),
 });
 
+/** `manual:` — the SLA of manual steps: a ladder while one waits, and when it is overdue. */
+export const manualSlaSchema = z.strictObject({
+  escalation: z.array(escalationRungSchema).default([]),
+  expires: durationSchema.optional(),
+});
+
 export const PARAM_TYPES = ['string', 'number', 'boolean', 'enum', 'duration'] as const;
 
 const paramScalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -77,6 +83,7 @@ export const frontMatterSchema = z.looseObject({
     .record(z.string().regex(PARAM_NAME, { error: 'expected a param name of letters, digits and `_`' }), paramSchema)
     .default({}),
   approval: approvalGateSchema.optional(),
+  manual: manualSlaSchema.optional(),
   triggers: z
     .strictObject({
       slack: z.string().optional(),

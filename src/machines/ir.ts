@@ -40,6 +40,13 @@ export interface ApprovalGate {
   readonly escalation: readonly EscalationRung[];
 }
 
+/** SLA of the runbook's manual steps (front matter `manual:`): a human step is never auto-skipped. */
+export interface ManualSla {
+  readonly escalation: readonly EscalationRung[];
+  /** After this long the step is marked overdue and the ladder's people are reminded; it keeps waiting. */
+  readonly expiresMs?: number;
+}
+
 export interface SlackTrigger {
   /** The usage line as written: `rollback <model> [version]`. */
   readonly usage: string;
@@ -107,6 +114,8 @@ export interface Runbook {
   readonly tags: readonly string[];
   readonly params: readonly ParamSpec[];
   readonly approval?: ApprovalGate;
+  /** SLA ladder of manual steps, when the runbook sets one. */
+  readonly manual?: ManualSla;
   readonly triggers: {
     readonly slack?: SlackTrigger;
     readonly pagerduty: readonly PagerDutyTrigger[];

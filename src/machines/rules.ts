@@ -6,6 +6,7 @@ import { describeFound, type Diagnostic, type SourceLocation } from './diagnosti
 import type { ExecutorCatalog } from './executor-spec.ts';
 import type { ApprovalGate, Runbook, Step } from './ir.ts';
 import type { RunbookDocument } from './parse.ts';
+import { escalationWithinExpiry } from './sla-rules.ts';
 import { checkTemplates } from './template-rules.ts';
 import type { YamlSource } from './yaml-source.ts';
 
@@ -272,4 +273,5 @@ export const RUNBOOK_RULES: readonly Rule[] = [
   triggerDefinitions,
   mutatingStepSafety,
   executorTypos,
+  escalationWithinExpiry,
 ];

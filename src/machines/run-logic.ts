@@ -106,6 +106,9 @@ export const timerIds = {
   retry: (stepId: string, phase: 'do' | 'undo', attempt: number) => `${stepId}.${phase}.retry.${attempt}`,
   wait: (stepId: string) => `${stepId}.wait`,
   expiry: (stepId: string) => `${stepId}.approval.expiry`,
+  /** Rung `rung` (0-based) of the SLA ladder of a step waiting for a person. */
+  escalation: (stepId: string, rung: number) => `${stepId}.escalate.${rung}`,
+  manualExpiry: (stepId: string) => `${stepId}.manual.expiry`,
 } as const;
 
 export function initialContext(runbook: Runbook, input: RunInput): RunContext {
@@ -116,6 +119,8 @@ export function initialContext(runbook: Runbook, input: RunInput): RunContext {
     params: input.params,
     incident: input.incident ?? null,
     startedAt: input.startedAt,
+    ...(input.autoStarted ? { autoStarted: true, ...(input.autoStartedBy ? { autoStartedBy: input.autoStartedBy } : {}) } : {}),
+    ...(input.slaDefaults ? { slaDefaults: input.slaDefaults } : {}),
     steps: Object.fromEntries(runbook.steps.map((s) => [s.id, { status: 'pending', attempt: 0 } satisfies StepState])),
     undoStack: [],
     rollback: null,

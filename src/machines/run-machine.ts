@@ -27,8 +27,9 @@ interface ActionLike {
   readonly params?: unknown;
 }
 
+/** The effects among a transition's actions; one action may describe several (an SLA ladder's timers). */
 export function effectsOf(actions: readonly ActionLike[]): Effect[] {
-  return actions.filter((a) => a.type === 'effect' && a.params !== null && a.params !== undefined).map((a) => a.params as Effect);
+  return actions.filter((a) => a.type === 'effect' && a.params !== null && a.params !== undefined).flatMap((a) => (Array.isArray(a.params) ? (a.params as Effect[]) : [a.params as Effect]));
 }
 
 function persist(machine: AnyStateMachine, snapshot: unknown): PersistedRun {

@@ -2,7 +2,7 @@
  * The run machine's vocabulary: its context, the events it moves on, and the effects it emits.
  * All plain JSON, so snapshots persist and effects can cross a queue.
  */
-import type { ApprovalGate } from './ir.ts';
+import type { ApprovalGate, EscalationRung } from './ir.ts';
 
 export type StepStatus =
   | 'pending'
@@ -38,6 +38,16 @@ export interface Decision {
   readonly reason?: string;
 }
 
+/** A rung of an SLA ladder that fired while the step waited (or the manual step's `expires` passing). */
+export interface EscalationRecord {
+  readonly rung: number;
+  readonly at?: number;
+  readonly notify?: readonly string[];
+  readonly page?: EscalationRung['page'];
+  /** The wait's `expires` passed (manual steps keep waiting). */
+  readonly expired?: boolean;
+}
+
 export interface StepState {
   readonly status: StepStatus;
   readonly attempt: number;
@@ -48,6 +58,14 @@ export interface StepState {
   readonly decidedBy?: Decision;
   readonly startedAt?: number;
   readonly finishedAt?: number;
+  /** SLA rungs fired while this step waited for a person, oldest first. */
+  readonly escalations?: readonly EscalationRecord[];
+}
+
+/** Default SLA ladders, used by gates and manual steps whose runbook sets none (policy fills them). */
+export interface SlaDefaults {
+  readonly approval?: readonly EscalationRung[];
+  readonly manual?: readonly EscalationRung[];
 }
 
 export type FinalStatus = 'succeeded' | 'failed' | 'rejected' | 'cancelled' | 'rolled_back';
@@ -60,6 +78,14 @@ export interface RunInput {
   readonly params: Readonly<Record<string, unknown>>;
   readonly incident?: Readonly<Record<string, unknown>> | null;
   readonly startedAt?: number;
+  /**
+   * Started by an alert, not a person (PagerDuty auto-start): read-only steps run, and the first
+   * mutating step waits for a person's approval unless one already approved something in the run.
+   */
+  readonly autoStarted?: boolean;
+  /** What started it, for the confirmation message (a PagerDuty incident id). */
+  readonly autoStartedBy?: string;
+  readonly slaDefaults?: SlaDefaults;
 }
 
 export interface RunContext {
@@ -69,6 +95,12 @@ export interface RunContext {
   readonly params: Readonly<Record<string, unknown>>;
   readonly incident: Readonly<Record<string, unknown>> | null;
   readonly startedAt?: number;
+  /** See `RunInput.autoStarted`; absent in runs stored before it existed. */
+  readonly autoStarted?: boolean;
+  readonly autoStartedBy?: string;
+  /** Set once a person approved anything in the run: lifts the auto-start gate. */
+  readonly humanApproved?: Decision;
+  readonly slaDefaults?: SlaDefaults;
   readonly steps: Readonly<Record<string, StepState>>;
   /** Completed steps that have an `undo`, most recent last: a rollback undoes them from the end. */
   readonly undoStack: readonly string[];
@@ -105,7 +137,7 @@ export const RUN_EVENT_TYPES: readonly RunEventType[] = [
   'run.cancel',
 ];
 
-export type TimerPurpose = 'step-timeout' | 'retry' | 'wait' | 'approval-expiry';
+export type TimerPurpose = 'step-timeout' | 'retry' | 'wait' | 'approval-expiry' | 'escalation' | 'manual-expiry';
 
 /** What the machine asks the world to do. The engine turns each into a job or a message. */
 export type Effect =
@@ -130,6 +162,20 @@ export type Effect =
   | { readonly kind: 'manual.closed'; readonly stepId: string; readonly outcome: 'done' | 'skipped' | 'cancelled' }
   | { readonly kind: 'timer.schedule'; readonly timerId: string; readonly delayMs: number; readonly purpose: TimerPurpose; readonly stepId: string }
   | { readonly kind: 'timer.cancel'; readonly timerId: string }
+  /**
+   * An SLA rung fired while a step waited for a person: remind (`notify`: `@group` handles, user
+   * ids) and/or page (`page`). `expired`: a manual step's `expires` passed; it keeps waiting.
+   */
+  | {
+      readonly kind: 'escalation.fire';
+      readonly stepId: string;
+      readonly rung: number;
+      readonly afterMs: number;
+      readonly waitingFor: 'approval' | 'manual';
+      readonly notify?: readonly string[];
+      readonly page?: EscalationRung['page'];
+      readonly expired?: boolean;
+    }
   | { readonly kind: 'run.finished'; readonly status: FinalStatus; readonly summary: RunSummary }
   /** Added by the engine (not the machine) for runs whose message lives in Slack: re-render it. */
   | { readonly kind: 'run.updated' };

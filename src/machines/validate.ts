@@ -7,7 +7,7 @@ import { describeFound, hasErrors, sortDiagnostics, type Diagnostic, type Source
 import type { ExecutorCatalog } from './executor-spec.ts';
 import { frontMatterSchema, KNOWN_FRONT_MATTER_KEYS, type FrontMatter } from './front-matter.ts';
 import type { ParamSpec, Runbook, SlackTrigger } from './ir.ts';
-import { buildStep, isRecord, toApprovalGate } from './build-steps.ts';
+import { buildStep, isRecord, toApprovalGate, toEscalationRungs } from './build-steps.ts';
 import type { RunbookDocument } from './parse.ts';
 import { RUNBOOK_RULES, type RuleContext } from './rules.ts';
 import { diagnosticsFromZod } from './schema-diagnostics.ts';
@@ -35,6 +35,7 @@ export function validateRunbook(document: RunbookDocument, catalog: ExecutorCata
     tags: frontMatter.tags,
     params: Object.entries(frontMatter.params).map(([name, p]) => toParamSpec(name, p)),
     approval: gate,
+    ...(frontMatter.manual ? { manual: { escalation: toEscalationRungs(frontMatter.manual.escalation), ...(frontMatter.manual.expires !== undefined ? { expiresMs: frontMatter.manual.expires } : {}) } } : {}),
     triggers: {
       slack: frontMatter.triggers.slack !== undefined ? parseSlackUsage(frontMatter.triggers.slack) : undefined,
       pagerduty: frontMatter.triggers.pagerduty,

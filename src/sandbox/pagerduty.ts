@@ -14,8 +14,15 @@
  * (triggered or acknowledged) incident of the same service answers 400 "Open incident with
  * matching dedup key already exists on this service" and creates nothing; once that incident is
  * resolved, the key opens a new one. Clients adopt the open incident via `GET /incidents?incident_key=`.
+ *
+ * Webhooks v3, as PagerDuty sends them: given a webhook URL and secret (option `webhook`, or
+ * `state.setWebhook` at runtime), a created incident is delivered as `incident.triggered`, a status
+ * change through REST as `incident.acknowledged`/`incident.resolved`, a note as
+ * `incident.annotated`: signed, one at a time in order, retried on non-2xx (see
+ * `pagerduty-webhooks.ts`). `state.deliveries` records them; `state.webhooksIdle()` waits for them.
  */
 import { listenOnLoopback } from './loopback-server.ts';
+import { buildWebhookEvent, buildWebhookIncident, buildWebhookNote, deliverPagerDutyWebhook, type WebhookAgent } from './pagerduty-webhooks.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 export interface StandInService { readonly id: string; readonly name: string; readonly escalationPolicyId: string }
@@ -33,6 +40,28 @@ export interface PagerDutyStandInOptions {
   readonly services?: readonly StandInService[];
   /** @default PEP0001 (3 levels), PABC123 (2 levels) */
   readonly escalationPolicies?: readonly StandInEscalationPolicy[];
+  /** Where to deliver webhooks v3, signed with `secret`; unset: none are sent. */
+  readonly webhook?: StandInWebhook;
+}
+
+/** A webhook subscription of the stand-in. */
+export interface StandInWebhook {
+  readonly url: string;
+  readonly secret: string;
+  /** Further tries of a delivery answered with a non-2xx (other than a 4xx PagerDuty drops). @default 3 */
+  readonly retries?: number;
+  /** @default 100 */
+  readonly retryDelayMs?: number;
+}
+
+/** One webhook delivery the stand-in made. */
+export interface StandInDelivery {
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly incidentId: string;
+  /** The last answer's status (0: no answer). */
+  readonly status: number;
+  readonly attempts: number;
 }
 
 /** One request as received. */
@@ -78,6 +107,12 @@ export interface PagerDutyStandInState {
   rateLimitNext(count: number): void;
   /** Applies the next request matching `method` and `path`, then destroys the socket unanswered (a lost reply). */
   dropNextReply(method: string, path: string): void;
+  /** Webhook deliveries made so far, oldest first. */
+  readonly deliveries: StandInDelivery[];
+  /** Starts (or, with undefined, stops) delivering webhooks. */
+  setWebhook(webhook: StandInWebhook | undefined): void;
+  /** Resolves once every delivery queued so far has been answered (or given up). */
+  webhooksIdle(): Promise<void>;
 }
 
 /** A running stand-in; `url` is the REST base (no trailing slash). `close()` is idempotent. */
@@ -116,6 +151,9 @@ interface World {
   readonly faults: { failures: { count: number; status: number; method?: string; path?: string }[]; rateLimit: number; drop: { method: string; path: string }[] };
   base: string;
   seq: number;
+  webhook: StandInWebhook | undefined;
+  /** Deliveries go out one at a time, in order, like PagerDuty's per-incident ordering. */
+  deliveryChain: Promise<void>;
 }
 
 function createWorld(options: PagerDutyStandInOptions): World {
@@ -128,8 +166,39 @@ function createWorld(options: PagerDutyStandInOptions): World {
     failNext: (count, status = 500, match = {}) => faults.failures.push({ count, status, ...match }),
     rateLimitNext: (count) => (faults.rateLimit = count),
     dropNextReply: (method, path) => faults.drop.push({ method, path }),
+    deliveries: [],
+    setWebhook: (webhook) => {
+      world.webhook = webhook;
+    },
+    webhooksIdle: async () => {
+      // A delivery may queue another while this one waits: wait until the chain stops growing.
+      for (let chain = world.deliveryChain; ; chain = world.deliveryChain) {
+        await chain;
+        if (chain === world.deliveryChain) return;
+      }
+    },
   };
-  return { state, tokens: new Set(options.tokens ?? ['pd-test-token']), services: options.services ?? DEFAULT_SERVICES, policies: options.escalationPolicies ?? DEFAULT_POLICIES, faults, base: '', seq: 0 };
+  const world: World = { state, tokens: new Set(options.tokens ?? ['pd-test-token']), services: options.services ?? DEFAULT_SERVICES, policies: options.escalationPolicies ?? DEFAULT_POLICIES, faults, base: '', seq: 0, webhook: options.webhook, deliveryChain: Promise.resolve() };
+  return world;
+}
+
+/** Queues a signed delivery of `eventType` about `incident` (never delays the REST answer). */
+function emitWebhook(world: World, eventType: string, incident: StandInIncident, agentEmail: string | undefined, note?: StandInNote): void {
+  const webhook = world.webhook;
+  if (!webhook) return;
+  const agent: WebhookAgent = agentEmail ? { id: `PU${agentEmail.replace(/[^A-Za-z0-9]/g, '').slice(0, 8).toUpperCase()}`, name: agentEmail } : null;
+  const data = note
+    ? buildWebhookNote(incident, note)
+    : buildWebhookIncident({
+        id: incident.id, number: incident.incident_number, title: incident.title, status: incident.status, urgency: incident.urgency,
+        service: { id: incident.service.id, name: incident.service.summary }, escalationPolicy: { id: incident.escalation_policy.id },
+        incidentKey: incident.incident_key, createdAt: incident.created_at, apiBase: world.base, webBase: world.base,
+      });
+  const body = buildWebhookEvent(eventType, data, { agent });
+  world.deliveryChain = world.deliveryChain.then(async () => {
+    const result = await deliverPagerDutyWebhook(webhook.url, webhook.secret, body, { retries: webhook.retries ?? 3, retryDelayMs: webhook.retryDelayMs ?? 100 });
+    world.state.deliveries.push({ eventId: body.event.id, eventType, incidentId: incident.id, status: result.status, attempts: result.attempts });
+  });
 }
 
 async function handle(world: World, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -186,7 +255,7 @@ function route(world: World, call: PagerDutyCall): Reply {
   const incident = world.state.incidents.find((i) => i.id === id);
   if (!incident) return notFound();
   if (parts.length === 2 && call.method === 'GET') return reply(200, { incident: incidentJson(world, incident) });
-  if (parts.length === 2 && call.method === 'PUT') return updateIncident(world, incident, record(record(call.body)['incident']));
+  if (parts.length === 2 && call.method === 'PUT') return updateIncident(world, incident, record(record(call.body)['incident']), call.from);
   if (sub === 'notes' && parts.length === 3 && call.method === 'POST') return addNote(world, incident, call);
   if (sub === 'notes' && parts.length === 3 && call.method === 'GET') return reply(200, { notes: (world.state.notes.get(incident.id) ?? []).map(noteJson) });
   return notFound();
@@ -224,6 +293,7 @@ function createIncident(world: World, call: PagerDutyCall): Reply {
     details: str(record(input['body'])['details']) || undefined, created_by: call.from ?? '', created_at: new Date().toISOString(),
   };
   world.state.incidents.push(incident);
+  emitWebhook(world, 'incident.triggered', incident, call.from);
   return reply(201, { incident: incidentJson(world, incident) });
 }
 
@@ -239,7 +309,7 @@ function listIncidents(world: World, query: URLSearchParams): Reply {
   return reply(200, { incidents: page, limit, offset, more: offset + limit < matching.length, total: null });
 }
 
-function updateIncident(world: World, incident: StandInIncident, input: Body): Reply {
+function updateIncident(world: World, incident: StandInIncident, input: Body, from: string | undefined): Reply {
   if (input['type'] !== 'incident_reference' && input['type'] !== 'incident') return invalid('Incident type must be "incident_reference"');
   if (incident.status === 'resolved') return invalid('Incident Already Resolved');
   const status = input['status'];
@@ -249,7 +319,9 @@ function updateIncident(world: World, incident: StandInIncident, input: Body): R
   if (level !== undefined && (typeof level !== 'number' || !Number.isInteger(level) || level < 1 || level > levels)) {
     return invalid(`Escalation level must be a whole number from 1 to ${levels}`);
   }
+  const changed = status !== undefined && status !== incident.status;
   if (status !== undefined) incident.status = status;
+  if (changed) emitWebhook(world, `incident.${status}`, incident, from);
   if (typeof level === 'number') {
     incident.escalation_level = level;
     if (incident.status === 'acknowledged' && status === undefined) incident.status = 'triggered';
@@ -264,6 +336,7 @@ function addNote(world: World, incident: StandInIncident, call: PagerDutyCall): 
   world.seq += 1;
   const note: StandInNote = { id: `PNOTE${String(world.seq).padStart(7, '0')}`, content, from: call.from ?? '', created_at: new Date().toISOString() };
   world.state.notes.set(incident.id, [...(world.state.notes.get(incident.id) ?? []), note]);
+  emitWebhook(world, 'incident.annotated', incident, call.from, note);
   return reply(200, { note: noteJson(note) });
 }
 

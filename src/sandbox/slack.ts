@@ -8,12 +8,18 @@
  * one). Answers are HTTP 200 with `ok`, except scripted 429s. Channels: `#name`, `name` or id for
  * posts; ids only for the other methods, as in Slack. With `strictChannels` unset, a post to an
  * unknown channel creates it; set, it answers `channel_not_found`. A channel with `isMember: false`
- * answers `not_in_channel`. `state` records every call and scripts faults.
+ * answers `not_in_channel`. `pins.add`/`pins.list`, `conversations.info` and
+ * `conversations.members` answer with Slack's shapes and errors (`already_pinned`,
+ * `message_not_found`, `channel_not_found`). `state` records every call and scripts faults.
  */
 import { listenOnLoopback } from './loopback-server.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
-export interface StandInChannel { readonly id: string; readonly name: string; readonly isPrivate?: boolean; readonly isMember?: boolean; readonly members?: readonly string[] }
+export interface StandInChannel {
+  readonly id: string; readonly name: string; readonly isPrivate?: boolean; readonly isMember?: boolean; readonly members?: readonly string[];
+  /** Unix seconds; who made it (`conversations.create` sets both). */
+  readonly created?: number; readonly creator?: string;
+}
 export interface StandInUser { readonly id: string; readonly name: string; readonly realName?: string; readonly email?: string; readonly tz?: string }
 export interface StandInUserGroup { readonly id: string; readonly handle: string; readonly users: readonly string[] }
 
@@ -58,6 +64,8 @@ export interface StandInMessage {
   readonly thread_ts?: string;
   readonly metadata?: unknown;
   edited?: { readonly user: string; readonly ts: string };
+  /** Channel ids the message is pinned in (Slack's `pinned_to`). */
+  pinned_to?: string[];
 }
 
 /** The stand-in's recorded traffic, simulated workspace and fault controls. */
@@ -72,6 +80,8 @@ export interface SlackStandInState {
   callsTo(method: string): Record<string, unknown>[];
   /** Messages of a channel (id, `#name` or name), oldest first. */
   messagesIn(channel: string): StandInMessage[];
+  /** The messages pinned in a channel (id, `#name` or name), in pinning order. */
+  pinnedIn(channel: string): StandInMessage[];
   /** Answers the next `count` calls (of `method`, or any) with HTTP 429 and `Retry-After: retryAfterSeconds`. */
   rateLimitNext(count: number, retryAfterSeconds?: number, method?: string): void;
   /** Answers the next `count` calls of `method` with `{ ok: false, error }`. */
@@ -123,7 +133,7 @@ interface World {
 }
 
 function createWorld(options: SlackStandInOptions): World {
-  const full = (c: StandInChannel): Required<StandInChannel> => ({ isPrivate: false, isMember: true, members: [], ...c });
+  const full = (c: StandInChannel): Required<StandInChannel> => ({ isPrivate: false, isMember: true, members: [], created: 1_600_000_000, creator: 'U0ADMIN001', ...c });
   const faults: World['faults'] = { rateLimit: 0, retryAfter: 1, rateLimitMethod: undefined, failures: new Map(), drop: new Set() };
   const messages = new Map<string, StandInMessage[]>();
   const state: SlackStandInState = {
@@ -137,6 +147,10 @@ function createWorld(options: SlackStandInOptions): World {
     messagesIn: (channel) => {
       const found = findChannel(state, channel, true);
       return found ? [...(messages.get(found.id) ?? [])] : [];
+    },
+    pinnedIn: (channel) => {
+      const found = findChannel(state, channel, true);
+      return found ? (messages.get(found.id) ?? []).filter((m) => m.pinned_to?.includes(found.id)) : [];
     },
     rateLimitNext: (count, retryAfterSeconds = 1, method) => Object.assign(faults, { rateLimit: count, retryAfter: retryAfterSeconds, rateLimitMethod: method }),
     failNext: (method, error, count = 1) => faults.failures.set(method, { error, count }),
@@ -232,6 +246,23 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
     if (findChannel(world.state, name, true)) return fail('name_taken');
     return ok({ channel: channelJson(addChannel(world, name, args['is_private'] === 'true' || args['is_private'] === true)) });
   },
+  'conversations.info': (world, args) => {
+    const channel = world.state.channels.get(str(args['channel']));
+    return channel && !(channel.isPrivate && !channel.isMember) ? ok({ channel: channelJson(channel) }) : fail('channel_not_found');
+  },
+  'conversations.members': (world, args) => withChannel(world, args['channel'], { byName: false, create: false }, (channel) =>
+    ok({ members: [...channel.members], response_metadata: { next_cursor: '' } })),
+  'pins.add': (world, args) => withChannel(world, args['channel'], { byName: false, create: false }, (channel) => {
+    const message = world.messages.get(channel.id)?.find((m) => m.ts === str(args['timestamp']));
+    if (!message) return fail(str(args['timestamp']) ? 'message_not_found' : 'no_item_specified');
+    if (message.pinned_to?.includes(channel.id)) return fail('already_pinned');
+    message.pinned_to = [...(message.pinned_to ?? []), channel.id];
+    return ok();
+  }),
+  'pins.list': (world, args) => withChannel(world, args['channel'], { byName: false, create: false }, (channel) => {
+    const pinned = (world.messages.get(channel.id) ?? []).filter((m) => m.pinned_to?.includes(channel.id));
+    return ok({ items: pinned.map((message) => ({ type: 'message', channel: channel.id, created_by: BOT.userId, created: Number(message.ts.split('.')[0]), message })) });
+  }),
   'conversations.invite': (world, args) => withChannel(world, args['channel'], { byName: false, create: false }, (channel) => {
     const users = str(args['users']).split(',').map((u) => u.trim()).filter(Boolean);
     if (users.length === 0) return fail('no_user');
@@ -331,13 +362,13 @@ function findChannel(state: SlackStandInState, ref: string, byName: boolean): Re
 
 function addChannel(world: World, name: string, isPrivate: boolean, id?: string): Required<StandInChannel> {
   world.seq += 1;
-  const channel = { id: id ?? `C0NEW${String(world.seq).padStart(5, '0')}`, name, isPrivate, isMember: true, members: [BOT.userId] };
+  const channel = { id: id ?? `C0NEW${String(world.seq).padStart(5, '0')}`, name, isPrivate, isMember: true, members: [BOT.userId], created: Math.floor(Date.now() / 1000), creator: BOT.userId };
   world.state.channels.set(channel.id, channel);
   return channel;
 }
 
 function channelJson(c: Required<StandInChannel>): Args {
-  return { id: c.id, name: c.name, is_channel: !c.isPrivate, is_private: c.isPrivate, is_member: c.isMember, is_archived: false, num_members: c.members.length };
+  return { id: c.id, name: c.name, created: c.created, creator: c.creator, is_channel: !c.isPrivate, is_private: c.isPrivate, is_member: c.isMember, is_archived: false, num_members: c.members.length };
 }
 
 /** `1700000000.000100`, `1700000000.000200`, …: unique and increasing, like Slack's. */

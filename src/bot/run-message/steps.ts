@@ -8,6 +8,8 @@ import { approvalMessage, stepState } from '../../machines/run-logic.ts';
 import type { StepState, StepStatus } from '../../machines/run-types.ts';
 import { formatDecision, formatDuration, formatPerson, inline, slackTime, type Redactor } from './format.ts';
 import { escapeMrkdwn, markdownToMrkdwn } from './mrkdwn.ts';
+import { escalationLine } from './escalations.ts';
+import { confirmationMessage } from '../../machines/auto-start-gate.ts';
 
 /** How each step status reads at a glance in the step list. */
 export const STEP_ICONS: Readonly<Record<StepStatus, string>> = {
@@ -144,13 +146,16 @@ export function currentStepText(run: RunRecord, runbook: Runbook, redact: Redact
   const parts: string[] = [];
   if (state.status === 'awaiting_approval') {
     const gate = step.approval ?? { quorum: 1, from: [], allowSelf: false, onExpiry: 'reject' as const, escalation: [] };
-    const message = redact(approvalMessage(step, run.snapshot.context));
+    // A mutating call step waiting here is an auto-started run's confirmation gate.
+    const message = redact(step.kind === 'call' ? confirmationMessage(step, run.snapshot.context) : approvalMessage(step, run.snapshot.context));
     parts.push(`*✋ Approval needed — ${title}*`, `> ${inline(message, 1_000)}`, describeGate(gate, state.startedAt));
     const so = approvals(state);
     if (so) parts.push(`So far ${so}.`);
   } else if (state.status === 'awaiting_manual') {
     parts.push(`*👤 Over to you — ${title}*`, 'Do this step, then press *Done* (or *Skip*).');
-  } else if (state.status === 'undoing') {
+  }
+  const escalated = state.status === 'awaiting_approval' || state.status === 'awaiting_manual' ? escalationLine(state) : undefined;
+  if (escalated) parts.push(escalated); else if (state.status === 'undoing') {
     parts.push(`*↩️ Undoing — ${title}*`);
   } else {
     parts.push(`*${STEP_ICONS[state.status]} Now — ${title}*`);

@@ -9,7 +9,7 @@ import { loadConfig } from '../config.ts';
 import { requireRun, withClientApp } from '../connect.ts';
 import type { CliIo } from '../io.ts';
 import {
-  finalLine, formatDecision, formatElapsed, formatError, formatOutput, formatParams, formatTime, personName, redactorFor, renderTable, runElapsedMs, stepElapsedMs, type Redactor,
+  finalLine, formatDecision, formatElapsed, formatEscalations, formatError, formatOutput, formatParams, formatTime, personName, redactorFor, renderTable, runElapsedMs, stepElapsedMs, type Redactor,
 } from '../run-view.ts';
 
 /** `runbook status` arguments, parsed. */
@@ -128,6 +128,8 @@ function detailOf(run: RunRecord, step: StepView, redact: Redactor): string {
   if (state?.decidedBy) parts.push(`${decidedVerb(state.status)} by ${formatDecision(state.decidedBy, true)}${state.decidedBy.reason ? `: ${redact(state.decidedBy.reason)}` : ''}`);
   if (state?.error && state.status !== 'succeeded') parts.push(formatError(state.error, redact));
   if (step.progress !== undefined && (step.status === 'running' || step.status === 'retrying')) parts.push(`progress ${describeProgress(step.progress)}`);
+  const escalated = formatEscalations(state);
+  if (escalated) parts.push(escalated);
   if (parts.length === 0 && step.output !== undefined) parts.push(`→ ${step.output}`);
   return parts.join('; ');
 }

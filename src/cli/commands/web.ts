@@ -9,13 +9,16 @@ import type { LoadedRunbook } from '../../machines/load.ts';
 import type { ExecutorCatalog } from '../../machines/executor-spec.ts';
 import { slackOptionsFromEnv } from '../../integrations/slack.ts';
 import { createBotApp, type BotApp } from '../../bot/app.ts';
+import type { WebRoute } from '../../bot/web-routes.ts';
+import type { App } from '../bootstrap.ts';
 import { createRunbookCatalog } from '../../bot/catalog.ts';
 import { createRedisDedupe } from '../../bot/dedupe.ts';
 import { CliError } from '../cli-error.ts';
+import { pagerDutyWebhookRoutes } from '../pagerduty-wiring.ts';
 import { loadConfig, type AppConfig } from '../config.ts';
 import { connectApp } from '../connect.ts';
 import type { CliIo } from '../io.ts';
-import { createLogger } from '../logger.ts';
+import { createLogger, type Logger } from '../logger.ts';
 import { collectRunbookFiles, displayPath, readRunbookFile } from '../runbook-files.ts';
 
 /** The Slack settings of the web process (DESIGN.md §5), validated. */
@@ -77,6 +80,21 @@ async function readRunbooks(dir: string, catalog: ExecutorCatalog): Promise<Load
 export async function webCommand(config: AppConfig, web: WebSettings, io: CliIo): Promise<number> {
   const logger = createLogger(config.logLevel, io.stderr, { process: 'web', pid: process.pid });
   const app = await connectApp(config, io, 'web', { workers: {}, reconciler: true });
+  const bot = await startWebBot(app, web, logger);
+  logger.info({ mode: bot.mode, port: bot.port, ...(bot.mode === 'http' ? { endpoint: '/slack/events' } : {}), prefix: config.redisPrefix }, 'web ready');
+  return untilSignalled(logger, async (force) => {
+    await bot.stop().catch(() => undefined);
+    await app.close(force);
+  }, 'no longer taking requests; closing (send again to force)');
+}
+
+/**
+ * The web process's bot on a started app: the runbook catalog, Bolt and every HTTP route, plus
+ * `routes` (`runbook dev` adds the sandbox console). On failure the app is closed. Shared by
+ * `runbook web` and `runbook dev`, so both serve exactly the same bot.
+ */
+export async function startWebBot(app: App, web: WebSettings, logger: Logger, routes: readonly WebRoute[] = []): Promise<BotApp> {
+  const config = app.config;
   let bot: BotApp;
   try {
     const catalog = await createRunbookCatalog({ load: () => readRunbooks(config.runbooksDir, app.catalog), logger });
@@ -90,6 +108,7 @@ export async function webCommand(config: AppConfig, web: WebSettings, io: CliIo)
       port: web.port,
       host: web.host,
       engine: app.runtime.engine,
+      incidents: app.runtime.incidents,
       catalog,
       dedupe: createRedisDedupe({ redis: app.runtime.redis, prefix: config.redisPrefix }),
       logger,
@@ -100,16 +119,13 @@ export async function webCommand(config: AppConfig, web: WebSettings, io: CliIo)
           return now.loaded && now.count > 0 ? { ok: true, detail: `${now.count} loaded` } : { ok: false, detail: now.error ?? `no valid runbooks in ${displayPath(config.runbooksDir)}` };
         },
       },
+      routes: [...pagerDutyWebhookRoutes({ config, runtime: app.runtime, logger }).routes, ...routes],
     });
   } catch (error) {
     await app.close();
     throw new CliError('slack_start_failed', `could not start the Slack app: ${describeStartError(error)}`);
   }
-  logger.info({ mode: bot.mode, port: bot.port, ...(bot.mode === 'http' ? { endpoint: '/slack/events' } : {}), prefix: config.redisPrefix }, 'web ready');
-  return untilSignalled(logger, async (force) => {
-    await bot.stop().catch(() => undefined);
-    await app.close(force);
-  }, 'no longer taking requests; closing (send again to force)');
+  return bot;
 }
 
 /** Bolt's start failures in one line: `auth.test` refusing the token is the common one. */
