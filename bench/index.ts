@@ -6,6 +6,9 @@ import { benchCompile } from './compile.ts';
 import { benchEngine } from './engine.ts';
 import { benchExecutors } from './executors.ts';
 import { benchSlack } from './slack.ts';
+import { benchSla } from './sla.ts';
+import { benchWebhook } from './webhook.ts';
+import { benchAudit } from './audit.ts';
 import { printTable } from './stats.ts';
 
 // BENCH=executors,compiler runs only those sections.
@@ -15,6 +18,9 @@ const sections: [string, () => Promise<Parameters<typeof printTable>[1]> | Param
   ['Engine', benchEngine],
   ['Executors', benchExecutors],
   ['Slack', benchSlack],
+  ['Audit', benchAudit],
+  ['Webhook', benchWebhook],
+  ['SLA', benchSla],
 ];
 
 console.log(`# Runbook Bot benchmarks (node ${process.version}, ${new Date().toISOString()})`);

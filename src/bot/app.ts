@@ -6,7 +6,7 @@
  * a handler. Only the modal submissions compute their ack, because Slack reads errors from it;
  * that computation is pure and in memory.
  */
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { App, HTTPReceiver, SocketModeReceiver, type BlockAction, type ButtonAction, type Receiver, type ViewSubmitAction } from '@slack/bolt';
 import type { Incidents } from '../engine/incident-port.ts';
@@ -53,6 +53,8 @@ export interface BotAppOptions {
   readonly slack?: BotSlack;
   /** More HTTP routes of the web process (PagerDuty webhook, `/metrics`, reviewer pages). */
   readonly routes?: readonly WebRoute[];
+  /** Wraps the HTTP request listener (request timing and trace spans, src/observability). @default none */
+  readonly instrumentRequests?: (listener: RequestListener) => RequestListener;
   /** The incident service (`runtime.incidents`): `/runbook incident …`; absent, those commands say incidents are off. */
   readonly incidents?: Incidents;
 }
@@ -84,7 +86,8 @@ export async function createBotApp(options: BotAppOptions): Promise<BotApp> {
   // then Bolt's receiver for `/slack/events`, then 404.
   const routes = [...healthRoutes(options.readiness), ...(options.routes ?? [])];
   const fallback = options.appToken ? (_req: unknown, res: ServerResponse) => sendJson(res, 404, { error: 'not_found' }) : (receiver as HTTPReceiver).requestListener;
-  const server = createServer(createWebRequestListener(routes, fallback, (error, req) => options.logger.error({ err: error instanceof Error ? error.message : String(error), path: req.url }, 'an HTTP route failed')));
+  const listener = createWebRequestListener(routes, fallback, (error, req) => options.logger.error({ err: error instanceof Error ? error.message : String(error), path: req.url }, 'an HTTP route failed'));
+  const server = createServer(options.instrumentRequests ? options.instrumentRequests(listener) : listener);
   await listen(server, port, host);
   let stopping: Promise<void> | undefined;
   return {
@@ -114,9 +117,10 @@ function registerListeners(app: App, options: BotAppOptions): void {
   const slack = options.slack ?? createBotSlack(app.client);
   const groups = createGroupResolver({ slack, ...(options.groupCacheTtlMs !== undefined ? { ttlMs: options.groupCacheTtlMs } : {}) });
   const deps = { engine: options.engine, catalog: options.catalog, slack, dedupe: options.dedupe, logger: options.logger };
-  const commands = createCommandHandler({ ...deps, ...(options.incidents ? { incidents: options.incidents } : {}) });
+  const incidents = options.incidents ? { incidents: options.incidents } : {};
+  const commands = createCommandHandler({ ...deps, ...incidents });
   const actions = createActionHandler({ ...deps, groups });
-  const submissions = createSubmissionHandler({ ...deps, actions });
+  const submissions = createSubmissionHandler({ ...deps, actions, ...incidents });
 
   app.command(options.command ?? '/runbook', async ({ ack, command }) => {
     await ack();

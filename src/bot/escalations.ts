@@ -157,7 +157,8 @@ async function page(options: EscalationNotifierOptions, run: RunRecord, effect: 
   const pd = options.pagerduty;
   const what = `the page for step \`${effect.stepId}\` of run ${run.id}`;
   if (!pd) throw new UnrecoverableError(new EscalationError(ESCALATION_ERROR_CODES.unconfigured, `${what} was not sent: PagerDuty is not configured (PAGERDUTY_TOKEN, PAGERDUTY_FROM)`).message);
-  const pagerDutyId = incident?.context.pagerDuty?.incidentId ?? (run.origin?.kind === 'pagerduty' ? run.origin.incidentId : undefined);
+  // The run's incident says which PagerDuty incident it mirrors (a run origin names the incident here, not PagerDuty's).
+  const pagerDutyId = incident?.context.pagerDuty?.incidentId;
   try {
     if (pagerDutyId) {
       // The level to reach is fixed once: a retry after a lost reply sets the same level, not one more.

@@ -65,7 +65,7 @@ export function createPagerDutyFindingsNotifier(options: PagerDutyFindingsOption
       await once(options, `${run.id}:pagerduty`, () => client.addNote(pdId, summary));
     }
     await once(options, `${run.id}:incident`, async () => {
-      await options.incidents.send(incidentId, { type: 'incident.note', by: { id: 'runbook-bot', name: 'Runbook Bot' }, text: summary });
+      await options.incidents.send(incidentId, { type: 'incident.note', by: { id: 'system', name: 'Runbook Bot' }, text: summary });
       await options.incidentEffects?.add('effect', { incidentId, version: 0, effect: { kind: 'incident.post', text: summary } }, { ...NOTIFY_JOB_OPTIONS, jobId: jobId(incidentId, 'findings', run.id) });
     });
     options.logger.info({ runId: run.id, incidentId, pagerDutyIncidentId: pdId }, 'posted the findings of an auto-started run');

@@ -9,6 +9,7 @@ import type { types } from '@slack/bolt';
 import { resolveParams } from '../machines/params.ts';
 import type { ActionHandler } from './actions.ts';
 import type { RunbookCatalog } from './catalog.ts';
+import type { Incidents } from '../engine/incident-port.ts';
 import { startRun } from './commands.ts';
 import type { BotEngine, BotLogger, BotSlack, DeliveryDedupe, ReplyTarget } from './ports.ts';
 import { createTell } from './tell.ts';
@@ -49,6 +50,8 @@ export interface SubmissionHandlerOptions {
   readonly dedupe: DeliveryDedupe;
   readonly actions: Pick<ActionHandler, 'reject'>;
   readonly logger: BotLogger;
+  /** Runs started from a form in an incident's channel belong to that incident. */
+  readonly incidents?: Pick<Incidents, 'findByChannel'>;
 }
 
 /** Decides submissions; `submit` is pure and synchronous, `after` never throws. */
@@ -83,7 +86,7 @@ export function createSubmissionHandler(options: SubmissionHandlerOptions): Subm
       try {
         if (!(await options.dedupe.isFirstDelivery('start-view', input.triggerId))) return;
         const who = { userId: input.userId, userName: input.userName, channelId: metadata.channel, ...(metadata.teamId ? { teamId: metadata.teamId } : {}), ...(metadata.responseUrl ? { responseUrl: metadata.responseUrl } : {}) };
-        await tell(target, await startRun(options.engine, entry, params, who, logger));
+        await tell(target, await startRun(options.engine, entry, params, who, logger, options.incidents));
       } catch (error) {
         logger.error({ runbook: entry.runbook.id, user: input.userId, err: String(error) }, 'starting a run from the form failed');
         await tell(target, failureReply('start the run', error));

@@ -42,7 +42,7 @@ export function catalogFor(config: Pick<AppConfig, 'testExecutors'>): ExecutorCa
   return createExecutorCatalog(config.testExecutors ? TEST_EXECUTOR_SPECS : []);
 }
 
-export async function startApp(config: AppConfig, logger: EngineLogger, options: Pick<RuntimeOptions, 'workers' | 'reconciler' | 'notifier'> = {}): Promise<App> {
+export async function startApp(config: AppConfig, logger: EngineLogger, options: Pick<RuntimeOptions, 'workers' | 'reconciler' | 'notifier' | 'observer'> = {}): Promise<App> {
   // An invalid policy refuses the start before anything is opened.
   const policy = await loadAppPolicy(config.policyFile, logger);
   const allowHost = hostAllowlist(policy);

@@ -59,7 +59,7 @@ export async function requireRun(app: App, runId: string): Promise<RunRecord> {
 
 /** Engine refusals that are about the request (unknown run, bad params, a concurrent run) exit 2 with their message. */
 export function engineProblem(error: unknown): unknown {
-  if (isEngineError(error) && ['run_not_found', 'runbook_invalid', 'runbook_param_invalid', 'run_concurrency_conflict', 'run_busy'].includes(error.code)) {
+  if (isEngineError(error) && ['run_not_found', 'runbook_invalid', 'runbook_param_invalid', 'run_concurrency_conflict', 'run_busy', 'policy_denied'].includes(error.code)) {
     return new CliError(error.code, error.message);
   }
   return error;

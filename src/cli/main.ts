@@ -23,6 +23,7 @@ import { decideCommand, DECISIONS, type DecisionKind } from './commands/decide.t
 import { policyCommand } from './commands/policy.ts';
 import { incidentCommand } from './commands/incident.ts';
 import { parseGroups } from './local-user.ts';
+import { auditCommand } from './commands/audit.ts';
 
 const USAGE = `Usage: runbook <command> [options]
 
@@ -33,13 +34,15 @@ Commands:
   graph <runbook> [--format mermaid|json]      print the compiled state machine
   plan <runbook> [--param k=v …] [--format text|json]
                                                validate params and show every resolved call; runs nothing
-  run <runbook> [--param k=v …] [--dry-run] [--yes]
+  run <runbook> [--param k=v …] [--dry-run] [--yes] [--break-glass]
                                                run it here (engine + workers in this process), with live
                                                progress; approvals and manual steps are asked at the prompt.
                                                --yes answers them all: approves as you, marks manual steps
                                                done (a gate that forbids self-approval still waits for
                                                \`runbook approve <run> --as NAME\` from another terminal).
                                                --dry-run prints the plan and executes nothing.
+                                               --break-glass: inside a change freeze, ask the policy's
+                                               break-glass approvers instead of being refused.
                                                Ctrl-C offers to cancel; a second Ctrl-C leaves the run to
                                                the workers. Exit: 0 succeeded, 1 failed, 2 nothing started
                                                (bad request), 3 rolled back, 4 rejected, 5 cancelled,
@@ -75,6 +78,18 @@ Commands:
   policy explain --user U --runbook X [--groups @a,@b] [--param k=v …] [--at TIME] [--break-glass]
                                                what the policy decides for that person, runbook and time, and
                                                why: the rule, approvals needed, freeze, limits, who can help
+  audit list [--run ID] [--incident ID] [--runbook ID] [--actor A] [--type T|prefix.] [--since TIME] [--until TIME]
+             [--limit N] [--runs] [--format text|json]
+                                               audit records (or, with --runs, one line per run); TIME is ISO,
+                                               epoch ms or a duration ago (2h)
+  audit show <run> [--format text|json]        a run's timeline: who asked with which params, approvals,
+                                               each executor call and answer, final state, runbook hash
+  audit export --format jsonl|csv|md [filters] stream every matching record to stdout
+  audit verify [--format text|json]            check every hash, link and digest (AUDIT_VERIFY_KEY or
+                                               AUDIT_SIGNING_KEY); names the first bad record; exit 1 if tampered
+  audit keygen [--alg ed25519|hmac-sha256]     a new AUDIT_SIGNING_KEY (and the reviewers' verify key)
+                                               (audit commands open only the audit store: DATABASE_URL, else
+                                               SQLite in DATA_DIR; no Redis needed)
   help                                         this text
 
 <runbook> is a file path, a runbook id (rollback-model) or its Slack command (rollback).
@@ -87,6 +102,7 @@ list/status/approve… while \`runbook run\` or \`dev\` holds it, set REDIS_URL 
 type Command = (args: string[], io: CliIo) => Promise<number>;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
+  audit: (args, io) => auditCommand(args, io),
   lint: async (args, io) => {
     const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string', default: 'text' } } });
     const format = oneOf('--format', values.format, ['text', 'json'] as const);
@@ -125,10 +141,11 @@ const COMMANDS: Readonly<Record<string, Command>> = {
         param: { type: 'string', short: 'p', multiple: true, default: [] },
         'dry-run': { type: 'boolean', default: false },
         yes: { type: 'boolean', short: 'y', default: false },
+        'break-glass': { type: 'boolean', default: false },
       },
     });
     const runbook = onePositional(positionals, 'run <runbook> --param k=v');
-    return runCommand({ runbook, params: values.param, dryRun: values['dry-run'], yes: values.yes }, io);
+    return runCommand({ runbook, params: values.param, dryRun: values['dry-run'], yes: values.yes, ...(values['break-glass'] ? { breakGlass: true } : {}) }, io);
   },
   list: async (args, io) => {
     const { values } = parseArgs({ args, allowPositionals: false, options: { limit: { type: 'string', default: '20' }, format: { type: 'string', default: 'text' } } });

@@ -19,6 +19,8 @@ export interface DemoOptions {
   readonly stageTimeoutMs?: number;
   /** @default 'model-x' */
   readonly model?: string;
+  /** Aborted: the stage in progress stops waiting and no further stage runs (Ctrl-C). */
+  readonly signal?: AbortSignal;
 }
 
 /** What happened: the stages that did not, by name. */
@@ -38,7 +40,9 @@ export async function playDemo(stack: DevStack, options: DemoOptions): Promise<D
   const model = options.model ?? 'model-x';
   const slack = stack.sandbox.state.slack;
   const failed: string[] = [];
+  const signal = options.signal;
   const stage = async <T>(name: string, run: () => Promise<T>): Promise<T | undefined> => {
+    if (signal?.aborted) return undefined;
     try {
       return await run();
     } catch (error) {
@@ -47,7 +51,7 @@ export async function playDemo(stack: DevStack, options: DemoOptions): Promise<D
       return undefined;
     }
   };
-  const waitFor = <T>(what: string, probe: () => T | undefined): Promise<T> => until(what, probe, timeoutMs);
+  const waitFor = <T>(what: string, probe: () => T | undefined): Promise<T> => until(what, probe, timeoutMs, signal);
   const channelsBefore = new Set(slack.channels.keys());
   const versionBefore = stack.sandbox.state.serving.servingVersion(model);
 
@@ -70,8 +74,11 @@ export async function playDemo(stack: DevStack, options: DemoOptions): Promise<D
   if (alert) {
     await stage('diagnostics findings', async () => {
       const note = await waitFor(`a PagerDuty note on ${alert.id} with the findings`, () => stack.sandbox.state.pagerduty.notes.get(alert.id)?.[0]);
-      const reads = stack.sandbox.state.platform.standIns.metrics.state.requests.length;
-      say(`  findings posted as a PagerDuty note (${note.content.length} characters) after ${reads} metrics read(s); no mutating call made`);
+      const { platform, serving, traffic } = stack.sandbox.state;
+      const reads = platform.standIns.metrics.state.requests.length;
+      const writes = [...serving.requests, ...traffic.requests].filter((r) => r.method !== 'GET' && r.method !== 'HEAD').length;
+      if (writes > 0) throw new Error(`diagnostics made ${writes} write(s) to the serving or traffic control API; they must be read-only`);
+      say(`  findings posted as a PagerDuty note (${note.content.length} characters) after ${reads} metrics read(s); serving and traffic untouched`);
     });
   }
 
@@ -113,11 +120,17 @@ export async function playDemo(stack: DevStack, options: DemoOptions): Promise<D
   say('\n▶ 7. The on-call acknowledges, then resolves the incident in PagerDuty');
   if (alert) {
     await stage('incident acknowledged and resolved', async () => {
+      const before = new Set(channel ? slack.messagesIn(channel.id).map((m) => JSON.stringify(m)) : []);
       for (const status of ['acknowledged', 'resolved'] as const) {
         const { delivery } = await updatePagerDutyIncident(stack.alert, alert.id, status);
         say(`  ${alert.id} ${status}; signed webhook incident.${status} → bot answered HTTP ${delivery.status}`);
         if (delivery.status >= 300) throw new Error(`POST /pagerduty/webhook answered HTTP ${delivery.status} to incident.${status}`);
       }
+      if (!channel) return;
+      // What the bot shows: a new or updated message in the incident channel that says so.
+      await waitFor(`a message in #${channel.name} showing the incident resolved`, () =>
+        slack.messagesIn(channel.id).find((m) => !before.has(JSON.stringify(m)) && /resolved/i.test(`${m.text} ${JSON.stringify(m.blocks ?? '')}`)));
+      say(`  #${channel.name} shows the incident resolved`);
     });
   }
 
@@ -143,9 +156,10 @@ function approveButton(message: StandInMessage): { ts: string; value: string; bl
   return undefined;
 }
 
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number): Promise<T> {
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs: number, signal: AbortSignal | undefined): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    if (signal?.aborted) throw new Error(`stopped while waiting for ${what}`);
     const value = probe();
     if (value !== undefined && value !== null) return value;
     if (Date.now() > deadline) throw new Error(`expected ${what} within ${Math.round(timeoutMs / 1000)} s; it did not appear`);

@@ -5,6 +5,7 @@
 import type { Runbook, Step } from './ir.ts';
 import { formatDuration } from './durations.ts';
 import { approvalMessage, initialContext, scopeOf } from './run-logic.ts';
+import { slaNotes } from './sla-rules.ts';
 import { evaluateCondition, renderValue, TemplateEvalError, type TemplateScope } from './template.ts';
 
 export interface PlannedStep {
@@ -52,7 +53,7 @@ export function planRun(runbook: Runbook, params: Readonly<Record<string, unknow
       input: step.kind === 'approval' ? { message: safely(() => render(step.approval?.message ?? approvalMessage(step, context))), ...gateSummary(step) } : step.call ? safely(() => render(step.call?.args)) : undefined,
       undo: step.undo ? { executor: step.undo.executor, input: safely(() => render(step.undo?.args)) } : undefined,
       condition: step.when === undefined ? undefined : conditionOf(step.when, scope),
-      notes: notesOf(step),
+      notes: [...notesOf(step), ...slaNotes(runbook, step)],
     })),
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { Diagnostic, SourceLocation } from './diagnostics.ts';
 import { formatDuration } from './durations.ts';
-import type { EscalationRung } from './ir.ts';
+import type { EscalationRung, Runbook, Step } from './ir.ts';
 import type { Rule, RuleContext } from './rules.ts';
 
 function frontMatterAt(context: RuleContext, path: readonly (string | number)[]): SourceLocation {
@@ -60,3 +60,23 @@ export const escalationWithinExpiry: Rule = {
     return out;
   },
 };
+
+/** `after 10m remind @ml-oncall-leads; after 20m page PABC123`. */
+export function describeLadder(rungs: readonly EscalationRung[]): string {
+  return rungs.map((r) => {
+    const what = [r.notify?.length ? `remind ${r.notify.join(', ')}` : '', r.page ? `page ${r.page.escalationPolicy ?? r.page.service ?? ''}` : ''].filter(Boolean).join(' and ');
+    return `after ${formatDuration(r.afterMs)} ${what}`;
+  }).join('; ');
+}
+
+/** What `runbook plan` says about a step's SLA ladder and the auto-start gate. */
+export function slaNotes(runbook: Runbook, step: Step): string[] {
+  const notes: string[] = [];
+  const ladder = step.kind === 'approval' ? (step.approval?.escalation ?? []) : step.kind === 'manual' ? (runbook.manual?.escalation ?? []) : [];
+  if (ladder.length > 0) notes.push(`escalates: ${describeLadder(ladder)}`);
+  if (step.kind === 'manual' && runbook.manual?.expiresMs !== undefined) notes.push(`overdue after ${formatDuration(runbook.manual.expiresMs)} (keeps waiting)`);
+  const firstMutating = runbook.steps.find((s) => s.kind === 'call' && s.mutating);
+  const approvedBefore = runbook.steps.slice(0, runbook.steps.indexOf(step)).some((s) => s.kind === 'approval');
+  if (firstMutating === step && !approvedBefore) notes.push('when PagerDuty started the run: waits here for a person to approve before it changes anything');
+  return notes;
+}

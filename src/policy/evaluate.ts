@@ -82,7 +82,7 @@ export function decideRun(facts: RunRequestFacts): RunDecision {
 function withRequirement(base: Pick<RunDecision, 'blastRadius' | 'freeze'>, runbook: Runbook, requirement: ApprovalRequirement): RunDecision {
   const coverage = checkGates(runbook, requirement);
   const helpers = requirement.eligible ?? [];
-  const asked = `${requirement.quorum} approval${requirement.quorum === 1 ? '' : 's'}${requirement.roles ? ` from ${requirement.roles.map((r) => `role \`${r}\``).join(', ')}` : ''}${requirement.excludeRequester ? ', not the requester' : ''}`;
+  const asked = `${requirement.quorum} approval${requirement.quorum === 1 ? '' : 's'}${requirement.roles ? ` from ${requirement.roles.map((r) => `role \`${r}\``).join(', ')}` : ''}${requirement.excludeRequester ? ' (not the requester)' : ''}`;
   if (!coverage.ok) {
     const gaps = coverage.gaps.map((g) => `step \`${g.stepId}\`: ${g.problem}`).join('; ');
     return { ...base, outcome: 'deny', rule: requirement.rule, helpers, approvalRequirement: { ...requirement, gates: coverage.gates }, reason: `${requirement.why} needs ${asked} before ${requirement.covers === 'mutating' ? 'each mutating step' : 'each step'}, and the runbook's gates fall short (${gaps})` };
@@ -179,6 +179,7 @@ export function hostAllowlist(policy: Policy): ((url: URL) => { allowed: boolean
   if (!policy.httpAllow) return undefined;
   return (url) => {
     const decision = httpHostAllowed(policy, url.hostname);
-    return decision.allowed ? { allowed: true } : { allowed: false, reason: decision.reason ?? `not allowed by ${decision.rule}` };
+    // The executor already says the host is refused: the reason adds which rule and what it allows.
+    return decision.allowed ? { allowed: true } : { allowed: false, reason: `${decision.rule} allows only ${policy.httpAllow?.value.join(', ') || 'no hosts'}` };
   };
 }

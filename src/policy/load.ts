@@ -68,7 +68,8 @@ export function builtInPolicy(): Policy {
 }
 
 function compilePolicy(doc: PolicyDocument, file: string, yaml: YamlSource | undefined): Policy {
-  const ref = (path: YamlPath, name: string): RuleRef => ({ name, file, line: yaml ? yaml.locate(path).line : 0 });
+  // A rule that is not written (a default) has no line: decisions then name the file and the key.
+  const ref = (path: YamlPath, name: string): RuleRef => ({ name, file, line: yaml && isWritten(yaml.value, path) ? yaml.locate(path).line : 0 });
   const selector = (s: { runbooks?: string[]; tags?: string[]; environments?: string[] }): Selector => ({
     ...(s.runbooks ? { runbooks: s.runbooks } : {}),
     ...(s.tags ? { tags: s.tags } : {}),
@@ -120,6 +121,15 @@ function compilePolicy(doc: PolicyDocument, file: string, yaml: YamlSource | und
       incidentAck: ladder(doc.sla.incident_ack),
     },
   };
+}
+
+function isWritten(value: unknown, path: YamlPath): boolean {
+  let current = value;
+  for (const segment of path) {
+    if (current === null || typeof current !== 'object' || !Object.hasOwn(current, segment)) return false;
+    current = (current as Record<string | number, unknown>)[segment];
+  }
+  return true;
 }
 
 function scheduleOf(w: PolicyDocument['freeze']['windows'][number]): FreezeSchedule {

@@ -51,6 +51,25 @@ describe('runbook dev', () => {
     }, 60_000);
   });
 
+  describe('when run as npm run demo does, with --exit', () => {
+    it('plays every stage of the scripted incident and exits 0', async () => {
+      const port = await freePort();
+      const dev = runDev(['--demo', '--exit'], { PORT: String(port), DATA_DIR: join(dir, 'demo') });
+      const code = await dev.exited;
+      const { stdout } = dev.output();
+      expect(stdout, stdout).toContain('✓ Demo complete.');
+      expect(code).toBe(0);
+      for (const line of [
+        /signed webhook incident\.triggered → bot answered HTTP 202/,
+        /#inc-\S+ created by the bot/,
+        /findings posted as a PagerDuty note .* serving and traffic untouched/,
+        /POST \/v1\/models\/model-x\/deployment \{"version":"v41"\} .* model-x now serves v41 \(was v42\)/,
+        /shows the incident resolved/,
+        /✓ \d+ audit records, hash chain intact/,
+      ]) expect(stdout).toMatch(line);
+    }, 90_000);
+  });
+
   describe('when --exit is given without --demo', () => {
     it('exits 2 saying how to use it', async () => {
       const dev = runDev(['--exit'], {});

@@ -120,6 +120,25 @@ describe.skipIf(!hasChromium)('the sandbox console', () => {
     });
   });
 
+  describe('when a command lacks a required param', () => {
+    it('shows the bot\'s form as a dialog, shows its validation errors, and starts the run on a valid submission', async () => {
+      await page.selectOption('#user-picker', 'U0REQUEST1');
+      await page.fill('#composer-input', '/runbook latency');
+      await page.press('#composer-input', 'Enter');
+      const dialog = page.locator('#modal');
+      await dialog.waitFor({ state: 'visible', timeout: 15_000 });
+      const input = dialog.locator('.input-block input').first();
+      await input.fill('Not A Model!');
+      await dialog.locator('#modal-submit').click();
+      await expect.poll(() => dialog.locator('.field-error').first().textContent(), { timeout: 10_000 }).not.toBe('');
+      await page.screenshot({ path: join(SCREENSHOTS, 'console-modal.png') });
+      await input.fill('model-x');
+      await dialog.locator('#modal-submit').click();
+      await dialog.waitFor({ state: 'hidden', timeout: 10_000 });
+      await page.locator('#messages > .message').filter({ hasText: 'Diagnose' }).first().waitFor({ timeout: 20_000 });
+    }, 45_000);
+  });
+
   describe('when a message carries markup', () => {
     it('shows it as text, never as HTML', async () => {
       const posted = await fetch(`${stack.sandbox.env['SLACK_API_URL']}chat.postMessage`, {

@@ -6,7 +6,7 @@ import type { Runbook } from '../../machines/ir.ts';
 import type { Plan } from '../../machines/plan.ts';
 import { commandOf, describeParam, usageLine } from '../arguments.ts';
 import type { CatalogEntry } from '../catalog.ts';
-import { BUILTIN_USAGE } from '../grammar.ts';
+import { BUILTIN_USAGE, INCIDENT_USAGE } from '../grammar.ts';
 import type { BotMessage } from '../ports.ts';
 import { code, escapeText, paragraphs } from './blocks.ts';
 import { describeGate, formatParams, gateOf } from './replies.ts';
@@ -24,6 +24,8 @@ export function helpReply(entries: readonly CatalogEntry[]): BotMessage {
       `\`${BUILTIN_USAGE.plan}\` — every call a run would make; runs nothing`,
       `\`${BUILTIN_USAGE.status}\` — one run, or your recent runs`,
       `\`${BUILTIN_USAGE.cancel}\` — cancel a run`,
+      `\`${INCIDENT_USAGE.declare}\` — declare an incident: a channel \`inc-<yyyymmdd>-<title>\` with you in it and a pinned summary`,
+      `\`/runbook incident ack\`, \`mitigate [reason…]\`, \`resolve [resolution…]\`, \`status\` — in an incident's channel (synced to PagerDuty); runbooks started there belong to the incident`,
     ].join('\n'),
     examples.length > 0 ? `Runbooks:\n${examples.join('\n')}${entries.length > examples.length ? `\n…and ${entries.length - examples.length} more: \`/runbook list\`` : ''}` : 'No runbooks are loaded.',
   );

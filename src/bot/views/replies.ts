@@ -56,7 +56,7 @@ export function invalidCommandReply(message: string, usage: string): BotMessage 
 
 /** The engine refused to start the run (concurrency, an invalid runbook …): its message says why. */
 export function refusedReply(runbook: Runbook, error: { readonly code: string; readonly message: string }): BotMessage {
-  const lead = error.code === 'run_concurrency_conflict' ? '⏳ Not started: another run holds this runbook\'s concurrency key' : '⚠️ Not started';
+  const lead = error.code === 'run_concurrency_conflict' ? '⏳ Not started: another run holds this runbook\'s concurrency key' : error.code === 'policy_denied' ? '🚫 Not started: the policy does not allow it' : '⚠️ Not started';
   return paragraphs(`${lead} (\`${escapeText(runbook.id)}\`): ${escapeText(error.message)}`);
 }
 

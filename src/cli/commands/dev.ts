@@ -31,9 +31,15 @@ export async function devCommand(options: DevCommandOptions, io: CliIo): Promise
     `  state        ${stack.app.redis.embedded ? 'embedded Redis' : 'REDIS_URL'} and the audit log in ${stack.dataDir}`,
     '',
   ].join('\n') + '\n');
+  const logger = createLogger('info', io.stderr, { process: 'dev', pid: process.pid });
+  // Listening from the start: Ctrl-C during the demo stops everything cleanly too.
+  const interrupted = new AbortController();
+  const stopped = untilSignalled(logger, (force) => (interrupted.abort(), stack.close(force)), 'stopping the bot, the workers and the stand-ins (send again to force)');
   let code = 0;
   if (options.demo) {
-    const result = await playDemo(stack, { say: (line) => io.stdout(`${line}\n`) });
+    const say = (line: string) => (interrupted.signal.aborted ? undefined : io.stdout(`${line}\n`));
+    const result = await Promise.race([playDemo(stack, { say, signal: interrupted.signal }), stopped.then(() => undefined)]);
+    if (result === undefined || interrupted.signal.aborted) return stopped;
     code = result.ok ? 0 : 1;
     if (options.exit) {
       await stack.close();
@@ -42,7 +48,5 @@ export async function devCommand(options: DevCommandOptions, io: CliIo): Promise
     io.stdout(`\nThe console keeps serving at ${stack.consoleUrl}\n`);
   }
   io.stdout('Ctrl-C stops everything.\n');
-  const logger = createLogger('info', io.stderr, { process: 'dev', pid: process.pid });
-  const stopped = await untilSignalled(logger, (force) => stack.close(force), 'stopping the bot, the workers and the stand-ins (send again to force)');
-  return Math.max(stopped, code);
+  return Math.max(await stopped, code);
 }

@@ -29,6 +29,8 @@ export interface RunOptions {
   readonly dryRun: boolean;
   /** Answer every prompt without asking. */
   readonly yes: boolean;
+  /** Declare an emergency: inside a change freeze the policy then asks for two approvers instead of refusing. */
+  readonly breakGlass?: boolean;
 }
 
 /** How long a forced shutdown (second Ctrl-C) may take before the process exits anyway. */
@@ -51,7 +53,7 @@ export async function runCommand(options: RunOptions, io: CliIo, terminal: Termi
   let force = false;
   try {
     const requester = localPerson(io.env);
-    const run = await app.runtime.engine.startRun({ file: loaded.file, source: loaded.source, params: params.raw, requester }).catch((error: unknown) => {
+    const run = await app.runtime.engine.startRun({ file: loaded.file, source: loaded.source, params: params.raw, requester, ...(options.breakGlass ? { breakGlass: true } : {}) }).catch((error: unknown) => {
       throw engineProblem(error);
     });
     const runbook = app.runtime.engine.runbookOf(run);

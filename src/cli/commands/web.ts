@@ -20,6 +20,8 @@ import { connectApp } from '../connect.ts';
 import type { CliIo } from '../io.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { collectRunbookFiles, displayPath, readRunbookFile } from '../runbook-files.ts';
+import { createProcessObservability, observabilitySettingsFromEnv, type ProcessObservability } from '../../observability/setup.ts';
+import { webObservability } from '../../observability/web.ts';
 
 /** The Slack settings of the web process (DESIGN.md §5), validated. */
 export interface WebSettings {
@@ -79,11 +81,15 @@ async function readRunbooks(dir: string, catalog: ExecutorCatalog): Promise<Load
 /** Runs the web process until SIGTERM/SIGINT; exit 0 after a clean shutdown. */
 export async function webCommand(config: AppConfig, web: WebSettings, io: CliIo): Promise<number> {
   const logger = createLogger(config.logLevel, io.stderr, { process: 'web', pid: process.pid });
-  const app = await connectApp(config, io, 'web', { workers: {}, reconciler: true });
-  const bot = await startWebBot(app, web, logger);
+  const observed = observabilitySettingsFromEnv(io.env);
+  if (observed.problems.length > 0) throw new CliError('config_invalid', observed.problems.join('\n'));
+  const observability = await createProcessObservability('web', observed.settings);
+  const app = await connectApp(config, io, 'web', { workers: {}, reconciler: true, observer: observability.observer });
+  const bot = await startWebBot(app, web, logger, [], { observability, ...(observed.settings.auditToken ? { auditToken: observed.settings.auditToken } : {}) });
   logger.info({ mode: bot.mode, port: bot.port, ...(bot.mode === 'http' ? { endpoint: '/slack/events' } : {}), prefix: config.redisPrefix }, 'web ready');
   return untilSignalled(logger, async (force) => {
     await bot.stop().catch(() => undefined);
+    await observability.close();
     await app.close(force);
   }, 'no longer taking requests; closing (send again to force)');
 }
@@ -93,10 +99,12 @@ export async function webCommand(config: AppConfig, web: WebSettings, io: CliIo)
  * `routes` (`runbook dev` adds the sandbox console). On failure the app is closed. Shared by
  * `runbook web` and `runbook dev`, so both serve exactly the same bot.
  */
-export async function startWebBot(app: App, web: WebSettings, logger: Logger, routes: readonly WebRoute[] = []): Promise<BotApp> {
+export async function startWebBot(app: App, web: WebSettings, logger: Logger, routes: readonly WebRoute[] = [], observe?: { readonly observability: ProcessObservability; readonly auditToken?: string }): Promise<BotApp> {
   const config = app.config;
   let bot: BotApp;
   try {
+    // `/metrics`, `/admin/queues` (behind AUDIT_TOKEN) and request timing/spans (src/observability).
+    const observed = observe ? webObservability(observe.observability, app.runtime, { ...(observe.auditToken ? { auditToken: observe.auditToken } : {}), otherRoutes: [{ path: '/pagerduty/webhook' }, ...routes] }) : undefined;
     const catalog = await createRunbookCatalog({ load: () => readRunbooks(config.runbooksDir, app.catalog), logger });
     const status = catalog.status();
     if (status.error) logger.error({ runbooksDir: displayPath(config.runbooksDir), err: status.error }, 'no runbooks loaded; /readyz answers 503 until they are');
@@ -119,7 +127,8 @@ export async function startWebBot(app: App, web: WebSettings, logger: Logger, ro
           return now.loaded && now.count > 0 ? { ok: true, detail: `${now.count} loaded` } : { ok: false, detail: now.error ?? `no valid runbooks in ${displayPath(config.runbooksDir)}` };
         },
       },
-      routes: [...pagerDutyWebhookRoutes({ config, runtime: app.runtime, logger }).routes, ...routes],
+      routes: [...pagerDutyWebhookRoutes({ config, runtime: app.runtime, logger }).routes, ...routes, ...(observed?.routes ?? [])],
+      ...(observed ? { instrumentRequests: observed.instrumentRequests } : {}),
     });
   } catch (error) {
     await app.close();

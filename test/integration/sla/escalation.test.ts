@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogLevel } from '@slack/web-api';
+import { UnrecoverableError } from 'bullmq';
 import { createEscalationNotifier, escalationIncidentKey, isEscalationJob } from '../../../src/bot/escalations.ts';
 import { composeNotifiers } from '../../../src/bot/notifier-composite.ts';
 import { createSlackNotifier, lateBoundNotifier } from '../../../src/bot/notifier.ts';
@@ -86,11 +87,11 @@ const start = (runtime: Runtime, source: string) =>
 
 const reminders = (w: World) => w.slack.state.callsTo('chat.postMessage').filter((a) => String(a['text']).startsWith('⏰'));
 
-async function eventually<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
+async function eventually<T>(probe: () => T | null | undefined | Promise<T | null | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
-    if (value !== undefined && value !== false) return value;
+    if (value !== undefined && value !== null) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -109,13 +110,15 @@ describe('SLA escalation of a run approval', () => {
       expect(reminder['thread_ts']).toBe(JSON.parse(ref).ts);
       const incident = await eventually(() => w.pd.state.incidents[0], 'a PagerDuty page');
       expect(incident).toMatchObject({ incident_key: escalationIncidentKey(run.id, 'approve', 1), service: { id: 'PSVC001' }, escalation_policy: { id: 'PABC123' } });
-      const reminderAt = w.slack.state.calls.find((c) => c.method === 'chat.postMessage' && String(c.args['text']).startsWith('⏰'))?.at ?? 0;
-      const pageAt = w.pd.state.callsTo('POST', '/incidents')[0];
-      expect(pageAt).toBeDefined();
       const finished = await t.settled(run.id);
       expect(finished.status).toBe('rejected');
-      expect(finished.snapshot.context.steps['approve']).toMatchObject({ error: { code: 'approval_expired' }, escalations: [{ rung: 0 }, { rung: 1 }] });
-      expect(reminderAt).toBeGreaterThan(run.createdAt + 250);
+      const approve = finished.snapshot.context.steps['approve'];
+      expect(approve).toMatchObject({ error: { code: 'approval_expired' }, escalations: [{ rung: 0 }, { rung: 1 }] });
+      // In order: reminder, page, expiry, each no earlier than its rung says.
+      const [first, second] = approve?.escalations ?? [];
+      expect(first?.at).toBeGreaterThanOrEqual(run.createdAt + 300);
+      expect(second?.at).toBeGreaterThanOrEqual(run.createdAt + 700);
+      expect(approve?.decidedBy?.at).toBeGreaterThanOrEqual(Math.max(run.createdAt + 1_200, second?.at ?? 0));
       const fired = await t.audit.list({ runId: run.id, type: 'escalation.fired' });
       expect(fired.map((r) => r.data)).toEqual([
         expect.objectContaining({ stepId: 'approve', rung: 0, notify: ['@ml-oncall-leads', 'U024BE7LH'] }),
@@ -170,3 +173,105 @@ describe('SLA escalation of a run approval', () => {
     });
   });
 });
+
+describe('the escalation notifier', () => {
+  const job = (runId: string, rung: number) => ({
+    runId, version: 1,
+    effect: { kind: 'escalation.fire' as const, stepId: 'approve', rung, afterMs: 60_000, waitingFor: 'approval' as const, page: { service: 'model-serving' } },
+  });
+  const notifierFor = (w: World, t: TestEngine) => createEscalationNotifier({
+    pagerduty: createPagerDutyClient({ token: 'pd-test-token', from: 'bot@example.com', apiUrl: w.pd.url, timeoutMs: 5_000 }),
+    redis: t.redis, prefix: t.prefix, engine: t.runtime.engine, logger: quietLogger,
+  });
+
+  describe('when a page job is delivered again, even after its marker was lost', () => {
+    it('opens one PagerDuty incident', async () => {
+      const w = await world();
+      const t = await engineWith(w);
+      const run = await start(t.runtime, gated(''));
+      const notify = notifierFor(w, t);
+      await notify(job(run.id, 0));
+      await notify(job(run.id, 0));
+      for (const key of await t.redis.keys(`${t.prefix}:escalation:*`)) await t.redis.del(key);
+      await notify(job(run.id, 0));
+      expect(w.pd.state.incidents).toHaveLength(1);
+      expect(w.pd.state.incidents[0]?.incident_key).toBe(escalationIncidentKey(run.id, 'approve', 0));
+    });
+  });
+
+  describe('when the run belongs to an incident that mirrors a PagerDuty incident', () => {
+    it('escalates that incident one level, once however often the job is delivered', async () => {
+      const w = await world();
+      const t = await engineWith(w);
+      const pd = createPagerDutyClient({ token: 'pd-test-token', from: 'bot@example.com', apiUrl: w.pd.url, timeoutMs: 5_000 });
+      const { incident: paged } = await pd.createIncident({ service: 'PSVC001', title: 'model-x latency' });
+      const { incident } = await t.runtime.incidents.declare({ title: 'model-x latency', source: 'pagerduty', declaredBy: { id: 'pagerduty' }, pagerDuty: { incidentId: paged.id } });
+      const run = await t.runtime.engine.startRun({ file: 'gate.md', source: gated(''), params: {}, requester: alice, incident: { id: incident.id } });
+      const notify = createEscalationNotifier({ pagerduty: pd, redis: t.redis, prefix: t.prefix, engine: t.runtime.engine, incidents: t.runtime.incidents, logger: quietLogger });
+      await notify(job(run.id, 0));
+      for (const key of await t.redis.keys(`${t.prefix}:escalation:*:page`)) await t.redis.del(key);
+      await notify(job(run.id, 0));
+      expect(w.pd.state.incidents).toHaveLength(1);
+      expect(w.pd.state.incidents[0]?.escalation_level).toBe(2);
+      expect(w.pd.state.callsTo('PUT', `/incidents/${paged.id}`)).toHaveLength(1);
+    });
+  });
+
+  describe('when PagerDuty answers 4xx', () => {
+    it('fails without retry, with a coded message', async () => {
+      const w = await world();
+      const t = await engineWith(w);
+      const run = await start(t.runtime, gated(''));
+      w.pd.state.failNext(1, 400, { method: 'POST', path: '/incidents' });
+      const failure = await notifierFor(w, t)(job(run.id, 1)).catch((e: unknown) => e);
+      expect(failure).toBeInstanceOf(UnrecoverableError);
+      expect(String((failure as Error).message)).toMatch(/the page for step `approve` of run .* failed: PagerDuty POST \/incidents answered 400/);
+      expect(w.pd.state.incidents).toEqual([]);
+    });
+  });
+
+  describe('when the step stopped waiting before the job ran', () => {
+    it('does nothing', async () => {
+      const w = await world();
+      const t = await engineWith(w);
+      const run = await start(t.runtime, gated(''));
+      await t.runtime.engine.send(run.id, { type: 'approval.granted', stepId: 'approve', by: bob });
+      await notifierFor(w, t)(job(run.id, 0));
+      expect(w.pd.state.calls).toEqual([]);
+    });
+  });
+});
+
+describe('an auto-started run', () => {
+  const DIAGNOSE = `# Diagnose
+
+## Look {#look}
+\`\`\`fail
+times: 0
+\`\`\`
+
+## Restart {#restart}
+\`\`\`record
+label: restart
+\`\`\`
+`;
+
+  describe('when PagerDuty started it', () => {
+    it('runs the read-only step, waits for a person at the mutating one, and audits the gate like any approval', async () => {
+      const w = await world();
+      const t = await engineWith(w);
+      const run = await t.runtime.engine.startRun({ file: 'diagnose.md', source: DIAGNOSE, params: {}, requester: { id: 'pagerduty' }, origin: { kind: 'pagerduty', incidentId: 'Q1ABC' } });
+      const waiting = await t.waitFor(run.id, (r) => r.snapshot.context.steps['restart']?.status === 'awaiting_approval');
+      expect(waiting.snapshot.context.steps['look']?.status).toBe('succeeded');
+      expect(await t.state.effects()).toEqual([]);
+      const requested = await t.audit.list({ runId: run.id, type: 'approval.requested' });
+      expect(requested.map((r) => r.data)).toEqual([expect.objectContaining({ stepId: 'restart', message: expect.stringContaining('Started automatically by PagerDuty incident Q1ABC') })]);
+      await t.runtime.engine.send(run.id, { type: 'approval.granted', stepId: 'restart', by: bob });
+      const done = await t.settled(run.id);
+      expect(done.status).toBe('succeeded');
+      expect((await t.state.effects()).map((e) => e.label)).toEqual(['restart']);
+      expect(await t.audit.list({ runId: run.id, type: 'approval.granted' })).toEqual([expect.objectContaining({ actor: bob.id })]);
+    });
+  });
+});
+

@@ -1,3 +1,4 @@
+/* global document, window, localStorage, fetch, setTimeout -- this file runs in the browser (no build step, no bundler) */
 // The sandbox console: a Slack channel look-alike over the Slack stand-in's state. It polls
 // /console/api/state and renders messages (Block Kit and mrkdwn) with DOM nodes and textContent
 // only: nothing from the bot, the executors or a person is ever parsed as HTML.

@@ -1,0 +1,246 @@
+/**
+ * PagerDuty end to end (issue 6): real `runbook web` and `runbook worker` processes on the test
+ * Redis (fresh prefix) against the sandbox's stand-ins. The PagerDuty stand-in delivers signed
+ * webhooks v3 to the web process when an incident is created or moved through its REST API (which
+ * the test drives with the real pdjs client); assertions read what PagerDuty, Slack and the
+ * engine's stores hold.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openSqliteAuditStore, type AuditStore } from '../../src/audit/index.ts';
+import { autoRunId } from '../../src/bot/pagerduty-events.ts';
+import { createPagerDutyEventsQueue, pagerDutyEventJobId, type PagerDutyEventJob } from '../../src/bot/pagerduty-queue.ts';
+import { createRuntime, type Runtime } from '../../src/engine/runtime.ts';
+import type { RunRecord } from '../../src/engine/run-store.ts';
+import { createPagerDutyClient, type PagerDutyClient } from '../../src/integrations/pagerduty.ts';
+import { startSandbox, type Sandbox } from '../../src/sandbox/index.ts';
+import { buildWebhookEvent, buildWebhookIncident, deliverPagerDutyWebhook } from '../../src/sandbox/pagerduty-webhooks.ts';
+import { quietLogger, REDIS_URL, testCatalog } from '../helpers/engine.ts';
+import { freePort, startWorkerProcess, stopAllProcesses } from '../helpers/processes.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/runbook.mjs', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const LATENCY = fileURLToPath(new URL('../../runbooks/diagnose-model-latency.md', import.meta.url));
+
+// Read-only checks, then a change: an auto-started run must stop for a person before the change.
+const GATED = `---
+id: pd-gated-remediation
+title: Gated remediation of a paging model
+params:
+  model: { type: string, pattern: "^model-[a-z0-9-]+$" }
+  secret_token: { type: string, required: false, default: "s3cr3t-never-shown" }
+triggers:
+  pagerduty:
+    - service: model-serving
+      title: "(?<model>model-[a-z0-9-]+)"
+---
+# Gated remediation
+
+## Check the model {#check}
+\`\`\`fail
+times: 0
+read_only: true
+\`\`\`
+
+## Restart it {#restart}
+\`\`\`record
+label: "restart {{ params.model }}"
+timeout: 10s
+\`\`\`
+`;
+
+let dir: string;
+let prefix: string;
+let sandbox: Sandbox;
+let web: ChildProcess;
+let webOutput = '';
+let webhookUrl: string;
+let secret: string;
+let reader: Runtime;
+let audit: AuditStore;
+let pd: PagerDutyClient;
+let queue: Queue<PagerDutyEventJob>;
+
+beforeAll(async () => {
+  prefix = `test-${randomUUID().slice(0, 8)}`;
+  dir = mkdtempSync(join(tmpdir(), 'runbook-pd-e2e-'));
+  const runbooks = join(dir, 'runbooks');
+  mkdirSync(runbooks);
+  copyFileSync(LATENCY, join(runbooks, 'diagnose-model-latency.md'));
+  writeFileSync(join(runbooks, 'pd-gated-remediation.md'), GATED);
+  sandbox = await startSandbox();
+  secret = sandbox.env['PAGERDUTY_WEBHOOK_SECRET'] ?? '';
+  const env = { ...sandbox.env, REDIS_URL, RUNBOOK_REDIS_PREFIX: prefix, DATA_DIR: join(dir, 'var'), RUNBOOK_TEST_EXECUTORS: '1' as const, RUNBOOKS_DIR: runbooks, LOG_LEVEL: 'info' };
+  await startWorkerProcess(env, { name: 'pagerduty-e2e worker' });
+  const port = await freePort();
+  web = spawn(process.execPath, [BIN, 'web'], {
+    cwd: ROOT,
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  web.stdout?.on('data', (chunk: Buffer) => (webOutput += chunk.toString('utf8')));
+  web.stderr?.on('data', (chunk: Buffer) => (webOutput += chunk.toString('utf8')));
+  await until(() => (/"msg":"web ready"/.test(webOutput) ? true : undefined), 'web ready', 30_000);
+  webhookUrl = `http://127.0.0.1:${port}/pagerduty/webhook`;
+  sandbox.state.pagerduty.setWebhook({ url: webhookUrl, secret, retries: 3, retryDelayMs: 100 });
+  audit = openSqliteAuditStore({ path: join(dir, 'reader-audit.sqlite3') });
+  reader = await createRuntime({ redisUrl: REDIS_URL, prefix, audit, catalog: testCatalog, executors: new Map(), logger: quietLogger, workers: {}, reconciler: false });
+  queue = createPagerDutyEventsQueue(reader.redis, reader.keys.queuePrefix);
+  pd = createPagerDutyClient({ token: sandbox.env['PAGERDUTY_TOKEN'] ?? '', from: 'oncall@example.com', apiUrl: sandbox.env['PAGERDUTY_API_URL'] ?? '', rateLimitRetryDelayMs: 10 });
+}, 60_000);
+
+afterAll(async () => {
+  if (web && web.exitCode === null) {
+    const exited = new Promise((resolve) => web.once('exit', resolve));
+    web.kill('SIGTERM');
+    const timer = setTimeout(() => web.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  await stopAllProcesses();
+  await queue?.close();
+  if (reader) {
+    const keys = await reader.redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await reader.redis.del(...keys);
+    await reader.close();
+  }
+  await audit?.close();
+  await sandbox?.close();
+  rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+async function until<T>(read: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; web output:\n${webOutput.slice(-3_000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const runOf = (id: string) => reader.engine.getRun(id);
+async function settledRun(id: string, done: (run: RunRecord) => boolean, what: string, timeoutMs = 25_000): Promise<RunRecord> {
+  try {
+    return await until(async () => { const run = await runOf(id); return run && done(run) ? run : undefined; }, what, timeoutMs);
+  } catch (error) {
+    const run = await runOf(id);
+    throw new Error(`${(error as Error).message.split('\n')[0]}; run ${id}: ${run ? `${run.status} ${JSON.stringify(run.snapshot.context.steps)}` : 'not found'}`);
+  }
+}
+
+describe('PagerDuty webhooks, end to end', () => {
+  let pdIncidentId: string;
+  let incidentId: string;
+  let createdAt: number;
+
+  describe('when PagerDuty triggers an incident on model-serving naming a model', () => {
+    it('declares the incident from the signed delivery', async () => {
+      const { incident } = await pd.createIncident({ service: 'PSVC001', title: 'p99 latency SLO burn: model-x', urgency: 'high' });
+      pdIncidentId = incident.id;
+      await sandbox.state.pagerduty.webhooksIdle();
+      expect(sandbox.state.pagerduty.deliveries.find((d) => d.incidentId === pdIncidentId)).toMatchObject({ eventType: 'incident.triggered', status: 202, attempts: 1 });
+      const declared = await until(() => reader.incidents.findByPagerDutyId(pdIncidentId), 'the incident to be declared');
+      incidentId = declared.id;
+      createdAt = declared.createdAt;
+      expect(declared.context).toMatchObject({ title: 'p99 latency SLO burn: model-x', source: 'pagerduty', severity: 'sev2', pagerDuty: { incidentId: pdIncidentId, serviceId: 'PSVC001', serviceName: 'model-serving', urgency: 'high' } });
+    });
+
+    it('auto-starts the latency diagnosis with the model from the title, and its read-only steps run', async () => {
+      const run = await settledRun(autoRunId(incidentId, 'diagnose-model-latency', createdAt), (r) => r.status !== 'active', 'the diagnosis to finish');
+      expect(run.params).toMatchObject({ model: 'model-x' });
+      expect(run.requester.id).toBe('pagerduty');
+      expect(run.origin).toEqual({ kind: 'pagerduty', incidentId });
+      expect(run.snapshot.context.incident).toMatchObject({ id: incidentId, pagerduty_id: pdIncidentId, service: 'model-serving', urgency: 'high' });
+      const steps = run.snapshot.context.steps;
+      expect(steps['latency']?.status).toBe('succeeded');
+      expect(steps['deployment']?.status).toBe('succeeded');
+    });
+
+    it('posts the findings as a note on the PagerDuty incident, with the From header, once', async () => {
+      const note = await until(() => sandbox.state.pagerduty.notes.get(pdIncidentId)?.find((n) => n.content.includes('Diagnose high model latency')), 'the findings note');
+      expect(note.from).toBe('runbook-bot@example.com');
+      expect(note.content).toMatch(/Measure latency: \{.*p99_ms/);
+      expect(note.content).toMatch(/Run finished: /);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(sandbox.state.pagerduty.notes.get(pdIncidentId)?.filter((n) => n.content.includes('Diagnose high model latency'))).toHaveLength(1);
+    });
+
+    it('stops the gated runbook at its first mutating step, after its read-only check, and says so in a note without secrets', async () => {
+      const run = await settledRun(autoRunId(incidentId, 'pd-gated-remediation', createdAt), (r) => r.snapshot.context.steps['restart']?.status === 'awaiting_approval', 'the gated run to wait for an approval');
+      expect(run.status).toBe('active');
+      expect(run.snapshot.context.steps['check']?.status).toBe('succeeded');
+      const note = await until(() => sandbox.state.pagerduty.notes.get(pdIncidentId)?.find((n) => n.content.includes('Gated remediation')), 'the gated run findings note');
+      expect(note.content).toMatch(/waiting for an approval in Slack: "Restart it"/);
+      expect(note.content).not.toContain('s3cr3t-never-shown');
+    });
+
+    it('posts the findings in the incident channel too', async () => {
+      const channel = await until(async () => (await reader.incidents.get(incidentId))?.context.slack?.channelId, 'the incident channel');
+      const posted = await until(() => sandbox.state.slack.messagesIn(channel).find((m) => m.text.includes('Diagnose high model latency')), 'the findings in the channel');
+      expect(posted.text).toContain(autoRunId(incidentId, 'diagnose-model-latency', createdAt));
+    });
+
+    it('puts both runs on the incident', async () => {
+      const incident = await until(async () => { const i = await reader.incidents.get(incidentId); return i && i.context.runs.length >= 2 ? i : undefined; }, 'runs on the incident');
+      expect([...incident.context.runs].sort()).toEqual([autoRunId(incidentId, 'diagnose-model-latency', createdAt), autoRunId(incidentId, 'pd-gated-remediation', createdAt)].sort());
+    });
+  });
+
+  describe('when the same incident is delivered again', () => {
+    it('answers a replay 200 and starts nothing new, and a new event id for it starts nothing new either', async () => {
+      const runsBefore = (await reader.engine.store.list(1_000)).length;
+      const incident = buildWebhookIncident({ id: pdIncidentId, number: 1, title: 'p99 latency SLO burn: model-x', status: 'triggered', urgency: 'high', service: { id: 'PSVC001', name: 'model-serving' } });
+      const event = buildWebhookEvent('incident.triggered', incident);
+      expect((await deliverPagerDutyWebhook(webhookUrl, secret, event)).status).toBe(202);
+      expect((await deliverPagerDutyWebhook(webhookUrl, secret, event)).status).toBe(200);
+      await until(async () => ((await (await queue.getJob(pagerDutyEventJobId(event.event.id)))?.isCompleted()) ? true : undefined), 'the second event job to be worked');
+      expect((await reader.engine.store.list(1_000)).length).toBe(runsBefore);
+      expect((await reader.incidents.list(100)).filter((i) => i.context.pagerDuty?.incidentId === pdIncidentId)).toHaveLength(1);
+    });
+  });
+
+  describe('when a delivery is unsigned or badly signed', () => {
+    it.each([
+      ['unsigned', { signature: null }, 400],
+      ['signed with another secret', { signature: `v1=${'ab'.repeat(32)}` }, 403],
+    ] as const)('answers %s with a 4xx and changes nothing', async (_what, options, status) => {
+      const forgedId = `QFORGED${randomUUID().slice(0, 6).toUpperCase()}`;
+      const event = buildWebhookEvent('incident.triggered', buildWebhookIncident({ id: forgedId, number: 99, title: 'forged: model-x', status: 'triggered', urgency: 'high', service: { id: 'PSVC001', name: 'model-serving' } }));
+      const runsBefore = (await reader.engine.store.list(1_000)).length;
+      expect((await deliverPagerDutyWebhook(webhookUrl, secret, event, options)).status).toBe(status);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(await queue.getJob(pagerDutyEventJobId(event.event.id))).toBeUndefined();
+      expect(await reader.incidents.findByPagerDutyId(forgedId)).toBeUndefined();
+      expect((await reader.engine.store.list(1_000)).length).toBe(runsBefore);
+    });
+  });
+
+  describe('when the incident is acknowledged in PagerDuty', () => {
+    it('moves the incident here without calling PagerDuty back', async () => {
+      await pd.updateIncident(pdIncidentId, { status: 'acknowledged' });
+      const puts = () => sandbox.state.pagerduty.callsTo('PUT', `/incidents/${pdIncidentId}`).length;
+      expect(puts()).toBe(1);
+      const incident = await until(async () => { const i = await reader.incidents.get(incidentId); return i?.status === 'acknowledged' ? i : undefined; }, 'the incident to be acknowledged');
+      expect(incident.context.acknowledged?.by.id).toBe('pagerduty');
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      expect(puts()).toBe(1);
+    });
+  });
+
+  describe('when the incident is resolved here', () => {
+    it('resolves it in PagerDuty with the From header', async () => {
+      await reader.incidents.send(incidentId, { type: 'incident.resolve', by: { id: 'U0RESOLVER', name: 'rita' }, source: 'slack', resolution: 'rolled back' });
+      const resolved = await until(() => sandbox.state.pagerduty.incidents.find((i) => i.id === pdIncidentId && i.status === 'resolved'), 'PagerDuty to show it resolved');
+      expect(resolved.resolution).toBe('rolled back');
+      const put = sandbox.state.pagerduty.callsTo('PUT', `/incidents/${pdIncidentId}`).at(-1);
+      expect(put?.from).toBe('runbook-bot@example.com');
+    });
+  });
+});

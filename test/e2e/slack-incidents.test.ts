@@ -1,0 +1,209 @@
+/**
+ * Incidents in Slack end to end, as Slack drives them: real `runbook web` and `runbook worker`
+ * processes (the worker has SLACK_BOT_TOKEN, so it performs the incident effects and the run
+ * messages) on the test Redis under a fresh prefix, the Slack Web API stand-in, and signed slash
+ * commands. Assertions are on what Slack received (channels, members, pins, posts) and on the
+ * ephemeral replies.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { engineKeys } from '../../src/engine/keys.ts';
+import { RunStore } from '../../src/engine/run-store.ts';
+import { startSlackStandIn, type SlackStandIn, type StandInMessage } from '../../src/sandbox/slack.ts';
+import { createSlackRequestSender, type SlackDelivery, type SlackRequestSender } from '../../src/sandbox/slack-requests.ts';
+import { REDIS_URL } from '../helpers/engine.ts';
+import { freePort, startWorkerProcess, stopAllProcesses, type WorkerEnv } from '../helpers/processes.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/runbook.mjs', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const SECRET = 'e2e-incidents-secret';
+const TOKEN = 'xoxb-test-token';
+const OTHER_CHANNEL = 'C0MLINC001';
+const ALICE = { userId: 'U0REQUEST1', userName: 'alice' };
+const BOB = { userId: 'U0APPROVE1', userName: 'bob' };
+
+const ROLLBACK = `---
+id: incident-rollback
+title: Roll back a model
+params:
+  model: { type: string, pattern: "^[a-z0-9-]+$" }
+triggers: { slack: "rollback <model>" }
+---
+# Roll back
+
+## Roll back {#rollback}
+\`\`\`record
+label: "rolled back {{ params.model }} for {{ incident.id }}"
+timeout: 10s
+\`\`\`
+`;
+
+let dir: string;
+let prefix: string;
+let slack: SlackStandIn;
+let sender: SlackRequestSender;
+let web: ChildProcess;
+let output = '';
+let redis: Redis;
+let store: RunStore;
+
+beforeAll(async () => {
+  prefix = `test-${randomUUID().slice(0, 8)}`;
+  dir = mkdtempSync(join(tmpdir(), 'runbook-incidents-e2e-'));
+  const runbooks = join(dir, 'runbooks');
+  mkdirSync(runbooks);
+  writeFileSync(join(runbooks, 'incident-rollback.md'), ROLLBACK);
+  slack = await startSlackStandIn();
+  const base = { REDIS_URL, RUNBOOK_REDIS_PREFIX: prefix, DATA_DIR: join(dir, 'var'), RUNBOOK_TEST_EXECUTORS: '1' } as const;
+  const workerEnv: WorkerEnv & Record<string, string> = { ...base, SLACK_BOT_TOKEN: TOKEN, SLACK_API_URL: slack.url, RUNBOOKS_DIR: runbooks };
+  await startWorkerProcess(workerEnv, { name: 'incidents worker' });
+  const port = await freePort();
+  web = spawn(process.execPath, [BIN, 'web'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', LOG_LEVEL: 'info', ...base,
+      RUNBOOKS_DIR: runbooks, SLACK_BOT_TOKEN: TOKEN, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url, PORT: String(port), HOST: '127.0.0.1',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  web.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  web.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
+  await until(() => (/"msg":"web ready"/.test(output) ? true : undefined), 'web ready', 30_000);
+  sender = await createSlackRequestSender({ url: `http://127.0.0.1:${port}/slack/events`, signingSecret: SECRET });
+  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  store = new RunStore(redis, engineKeys(prefix));
+}, 60_000);
+
+afterAll(async () => {
+  if (web && web.exitCode === null) {
+    const exited = new Promise((resolve) => web.once('exit', resolve));
+    web.kill('SIGTERM');
+    const timer = setTimeout(() => web.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  await stopAllProcesses();
+  await sender?.close();
+  await slack?.close();
+  if (redis) {
+    const keys = await redis.keys(`${prefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+  }
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, 60_000);
+
+async function until<T>(read: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; web output:\n${output.slice(-3_000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** The whole ephemeral reply to a command (text and blocks). */
+async function reply(delivery: SlackDelivery): Promise<string> {
+  const [response] = await sender.waitForResponses(delivery.responseUrl ?? '', 1, 15_000);
+  return JSON.stringify(response?.body ?? null);
+}
+
+async function command(text: string, who: { userId: string; userName: string }, channelId: string): Promise<string> {
+  const delivery = await sender.slashCommand({ text, ...who, channelId });
+  expect(delivery.status).toBe(200);
+  return reply(delivery);
+}
+
+const shown = (m: StandInMessage | undefined) => (m ? `${m.text}\n${JSON.stringify(m.blocks ?? [])}` : '');
+
+/** The one pinned message of the channel once it satisfies `predicate`. */
+const pinnedWhere = (channel: string, predicate: (text: string) => boolean, what: string) =>
+  until(() => {
+    const pinned = slack.state.pinnedIn(channel);
+    return pinned.length === 1 && predicate(shown(pinned[0])) ? shown(pinned[0]) : undefined;
+  }, what);
+
+const today = () => new Date().toISOString().slice(0, 10).replace(/-/g, '');
+
+describe('incidents in Slack', () => {
+  let channel = '';
+  let incidentId = '';
+
+  describe('when /runbook incident declare is typed', () => {
+    it('creates the inc-<date>-<slug> channel with the declarer in it and pins a summary', async () => {
+      const answer = await command('incident declare "Model latency high" sev2', ALICE, OTHER_CHANNEL);
+      incidentId = /(INC-\d+)/.exec(answer)?.[1] ?? '';
+      expect(answer).toContain('Declared');
+      expect(incidentId).not.toBe('');
+      const name = `inc-${today()}-model-latency-high`;
+      const made = await until(() => [...slack.state.channels.values()].find((c) => c.name === name), `channel ${name}`);
+      channel = made.id;
+      expect(slack.state.callsTo('conversations.create')).toEqual([expect.objectContaining({ name })]);
+      await until(() => (slack.state.channels.get(channel)?.members.includes(ALICE.userId) ? true : undefined), 'alice invited');
+      const summary = await pinnedWhere(channel, (t) => t.includes('Model latency high'), 'the pinned summary');
+      expect(summary).toContain(incidentId);
+      expect(summary).toContain('*Severity:* SEV2');
+      expect(summary).toContain('Triggered, not acknowledged yet');
+      expect(summary).toContain('*Declared by:* <@U0REQUEST1>');
+    });
+  });
+
+  describe('when incident ack is typed outside any incident channel', () => {
+    it('says so privately, points at the open incident and changes nothing', async () => {
+      const answer = await command('incident ack', BOB, OTHER_CHANNEL);
+      expect(answer).toContain('belongs to no incident. Nothing was done.');
+      expect(answer).toContain(incidentId);
+      expect(answer).toContain(`<#${channel}>`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(shown(slack.state.pinnedIn(channel)[0])).toContain('Triggered, not acknowledged yet');
+    });
+  });
+
+  describe('when incident ack is typed in the incident channel', () => {
+    it('acknowledges it as that user: the summary and the channel say so', async () => {
+      expect(await command('incident ack', BOB, channel)).toContain('You acknowledged');
+      const summary = await pinnedWhere(channel, (t) => t.includes('Acknowledged by <@U0APPROVE1>'), 'the summary acknowledged by bob');
+      expect(summary).toContain('Acknowledged by bob');
+      await until(() => (slack.state.messagesIn(channel).some((m) => m.text.includes(`${incidentId} acknowledged by bob`)) ? true : undefined), 'the acknowledgement post');
+      expect(await command('incident ack', ALICE, channel)).toContain('already acknowledged');
+    });
+  });
+
+  describe('when a runbook is started in the incident channel', () => {
+    it('belongs to the incident: its run message is in the channel and the incident lists it', async () => {
+      const answer = await command('rollback model-x', ALICE, channel);
+      const runId = /Started run `([0-9A-Z]{26})`/.exec(answer)?.[1] ?? '';
+      expect(runId).not.toBe('');
+      const run = await until(async () => {
+        const found = await store.get(runId);
+        return found && found.status !== 'active' ? found : undefined;
+      }, 'the run to finish');
+      expect(run.status).toBe('succeeded');
+      expect(run.incidentId).toBe(incidentId);
+      await until(() => slack.state.messagesIn(channel).find((m) => (m.metadata as { event_payload?: { run_id?: string } } | undefined)?.event_payload?.run_id === runId), 'the run message in the channel');
+      const summary = await pinnedWhere(channel, (t) => t.includes(runId) && t.includes('succeeded'), 'the run in the summary');
+      expect(summary).toContain('`incident-rollback`');
+      const status = await command('incident status', ALICE, channel);
+      expect(status).toContain(runId);
+      expect(status).toContain('Acknowledged by <@U0APPROVE1>');
+    });
+  });
+
+  describe('when incident resolve is typed with a resolution', () => {
+    it('resolves it: the summary shows who, when and the resolution', async () => {
+      expect(await command('incident resolve rolled back model-x', ALICE, channel)).toContain('You resolved');
+      const summary = await pinnedWhere(channel, (t) => t.includes('Resolved by <@U0REQUEST1>'), 'the resolved summary');
+      expect(summary).toContain('*Resolution:* rolled back model-x');
+      expect(summary).toContain('*Lasted:*');
+      expect(slack.state.pinnedIn(channel)).toHaveLength(1);
+      expect(slack.state.callsTo('pins.add')).toHaveLength(1);
+    });
+  });
+});
