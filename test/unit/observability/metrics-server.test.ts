@@ -12,7 +12,7 @@ describe('startMetricsServer', () => {
       try {
         const res = await fetch(server.url);
         expect(res.status).toBe(200);
-        expect(await res.text()).toContain('runbook_sla_escalations_total{process="worker",kind="notify"} 1');
+        expect(await res.text()).toContain('runbook_sla_escalations_total{kind="notify",process="worker"} 1');
         expect((await fetch(server.url.replace('/metrics', '/other'))).status).toBe(404);
       } finally {
         await server.close();
