@@ -12,9 +12,11 @@ import { join } from 'node:path';
 import type { BotApp } from '../bot/app.ts';
 import type { App } from '../cli/bootstrap.ts';
 import { loadWebConfig, startWebBot } from '../cli/commands/web.ts';
+import { CliError } from '../cli/cli-error.ts';
 import { connectApp, quietConfig } from '../cli/connect.ts';
 import type { CliIo } from '../cli/io.ts';
 import { createLogger } from '../cli/logger.ts';
+import { createProcessObservability, observabilitySettingsFromEnv } from '../observability/setup.ts';
 import { startSandbox, type Sandbox } from '../sandbox/index.ts';
 import { createSandboxConsole, CONSOLE_PATH } from '../sandbox/console/routes.ts';
 import type { PagerDutyAlertOptions } from '../sandbox/console/pagerduty-alert.ts';
@@ -69,11 +71,16 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const loaded = loadWebConfig(env, options.cwd);
     const config = quietConfig(loaded.config, options.env);
     const io = { ...options.io, env };
-    const app = await connectApp(config, io, 'dev', { workers: { steps: true, timers: true, notify: true }, reconciler: true });
+    const observed = observabilitySettingsFromEnv(env);
+    if (observed.problems.length > 0) throw new CliError('config_invalid', observed.problems.join('\n'));
+    const observability = await createProcessObservability('dev', observed.settings);
+    cleanup.unshift(() => observability.close());
+    const app = await connectApp(config, io, 'dev', { workers: { steps: true, timers: true, notify: true }, reconciler: true, observer: observability.observer });
     cleanup.unshift(() => app.close());
     const logger = createLogger(config.logLevel, options.io.stderr, { process: 'dev', pid: process.pid });
     const sandboxConsole = createSandboxConsole(sandbox.state);
-    const bot: BotApp = await startWebBot(app, loaded.web, logger, sandboxConsole.routes);
+    // The same bot as `runbook web`, /metrics and /admin/queues included, plus the console.
+    const bot: BotApp = await startWebBot(app, loaded.web, logger, sandboxConsole.routes, { observability, ...(observed.settings.auditToken ? { auditToken: observed.settings.auditToken } : {}) });
     cleanup.unshift(() => bot.stop());
     const local = `http://127.0.0.1:${bot.port}`;
     const sender = await createSlackRequestSender({ url: `${local}/slack/events`, signingSecret: sandbox.env['SLACK_SIGNING_SECRET'] ?? '' });
@@ -90,6 +97,7 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
       close: (force = false) => (closing ??= (async () => {
         await bot.stop().catch(() => undefined);
         await sender.close().catch(() => undefined);
+        await observability.close().catch(() => undefined);
         await app.close(force).catch(() => undefined);
         await sandbox.close();
         restoreEnv();

@@ -8,6 +8,7 @@
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { escapeHtml } from '../shared/html.ts';
 
 export interface AdminAuthOptions {
   /** `AUDIT_TOKEN`. Unset or empty: every admin route answers 503 saying how to enable it. */
@@ -141,9 +142,6 @@ async function readLimited(req: IncomingMessage, limit: number): Promise<Buffer>
   return Buffer.concat(chunks);
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 function loginPage(next: string, failed: boolean): string {
   return `<!doctype html><html><head><meta charset="utf-8"><title>Runbook Bot admin</title></head>

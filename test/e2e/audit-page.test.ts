@@ -9,6 +9,7 @@ import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditPageRoutes, auditPageSource } from '../../src/bot/audit-page/routes.ts';
 import { createWebRequestListener, sendJson } from '../../src/bot/web-routes.ts';
+import { createAdminAuth } from '../../src/observability/admin-auth.ts';
 import { listenOnLoopback, type LoopbackServer } from '../../src/sandbox/loopback-server.ts';
 import { createTestEngine, type TestEngine } from '../helpers/engine.ts';
 
@@ -66,7 +67,8 @@ describe.skipIf(!existsSync(CHROMIUM))('the /audit reviewer page', () => {
     await t.settled(gated.id);
     const check = await t.runtime.engine.startRun({ file: 'read-only-check.md', source: CHECK, params: {}, requester: { id: 'cli:alice' } });
     await t.settled(check.id);
-    server = await listenOnLoopback(createWebRequestListener(auditPageRoutes({ token: TOKEN, source: auditPageSource(t.audit) }), (_req, res) => sendJson(res, 404, {}), () => undefined));
+    const auth = createAdminAuth({ token: TOKEN });
+    server = await listenOnLoopback(createWebRequestListener([...auth.routes, ...auditPageRoutes({ auth, source: auditPageSource(t.audit) })], (_req, res) => sendJson(res, 404, {}), () => undefined));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -94,12 +96,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the /audit reviewer page', () => {
       });
 
       await page.goto(`${server.base}/audit`);
-      expect(page.url()).toBe(`${server.base}/audit/login`);
-      await page.fill('#token', 'wrong-token');
+      expect(page.url()).toBe(`${server.base}/admin/login?next=%2Faudit`);
+      await page.fill('input[name=token]', 'wrong-token');
       await page.click('button[type=submit]');
-      await expect(page.locator('.error').textContent()).resolves.toContain('not the audit token');
+      await expect(page.locator('[role=alert]').textContent()).resolves.toContain('not AUDIT_TOKEN');
 
-      await page.fill('#token', TOKEN);
+      await page.fill('input[name=token]', TOKEN);
       await page.click('button[type=submit]');
       expect(page.url()).toBe(`${server.base}/audit`);
       await expect(page.locator('.verify.ok').textContent()).resolves.toContain('Chain verified');
@@ -131,14 +133,16 @@ describe.skipIf(!existsSync(CHROMIUM))('the /audit reviewer page', () => {
 
   describe('when a client calls without signing in', () => {
     it('redirects browsers to the login form and refuses a wrong bearer token', async () => {
-      const anonymous = await fetch(`${server.base}/audit`, { redirect: 'manual' });
+      const anonymous = await fetch(`${server.base}/audit`, { redirect: 'manual', headers: { accept: 'text/html' } });
       expect(anonymous.status).toBe(303);
-      expect(anonymous.headers.get('location')).toBe('/audit/login');
-      expect(anonymous.headers.get('content-security-policy')).toContain("default-src 'none'");
+      expect(anonymous.headers.get('location')).toBe('/admin/login?next=%2Faudit');
+      const css = await fetch(`${server.base}/audit/static/style.css`);
+      expect(css.headers.get('content-security-policy')).toContain("default-src 'none'");
 
       expect((await fetch(`${server.base}/audit`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
       const ok = await fetch(`${server.base}/audit/runs/${gatedRunId}`, { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(ok.status).toBe(200);
+      expect(ok.headers.get('content-security-policy')).toContain("default-src 'none'");
       const body = await ok.text();
       expect(body).not.toContain('<script>alert');
       expect(body).toContain('&lt;script&gt;alert(2)&lt;/script&gt;');

@@ -44,6 +44,10 @@ describe('runbook dev', () => {
       expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
       expect(await page.text()).toContain('<script type="module" src="/console/static/console.js"></script>');
       expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+      // The same web process as `runbook web`: its metrics come along.
+      const metrics = await fetch(`http://127.0.0.1:${port}/metrics`);
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/process="dev"/);
       dev.child.kill('SIGINT');
       expect(await dev.exited).toBe(0);
       // The embedded Redis went with it: its pidfile is gone.

@@ -188,6 +188,8 @@ describe('PagerDuty webhooks, end to end', () => {
     });
 
     it('puts both runs on the incident', async () => {
+      const timeline = (await reader.incidents.get(incidentId))?.context.timeline.map((t) => `${t.type}: ${t.text}`).join('\n');
+      (await import('node:fs')).writeFileSync('/tmp/h2-timeline.txt', timeline ?? 'none');
       const incident = await until(async () => { const i = await reader.incidents.get(incidentId); return i && i.context.runs.length >= 2 ? i : undefined; }, 'runs on the incident');
       expect([...incident.context.runs].sort()).toEqual([autoRunId(incidentId, 'diagnose-model-latency', createdAt), autoRunId(incidentId, 'pd-gated-remediation', createdAt)].sort());
     });

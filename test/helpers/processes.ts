@@ -1,6 +1,6 @@
 /**
- * Real processes for integration tests: `runbook worker` processes (`bin/runbook.mjs worker`) and
- * private `redis-server`s. Every process started here is tracked: call `stopAllProcesses()` in
+ * Real processes for integration tests: `runbook worker` and `runbook web` processes
+ * (`bin/runbook.mjs worker|web`) and private `redis-server`s. Every process started here is tracked: call `stopAllProcesses()` in
  * afterEach/afterAll, and a process `exit` hook SIGKILLs whatever is left if the test runner itself
  * goes away first, so no test leaves an orphan behind. Everything listens on and talks to
  * 127.0.0.1 only.
@@ -61,6 +61,30 @@ export interface WorkerEnv {
   readonly WORKER_CONCURRENCY?: string;
   readonly RUNBOOK_FAULT_POINT?: 'before-executor' | 'during-executor' | 'after-executor';
   readonly RUNBOOK_FAULT_STEP?: string;
+  /** The PostgreSQL audit store shared by every process (else SQLite in `DATA_DIR`). */
+  readonly DATABASE_URL?: string;
+  readonly AUDIT_DATABASE_SCHEMA?: string;
+  /** A path of the test's own: a missing file means the built-in policy, whatever `./policy.yaml` holds. */
+  readonly POLICY_FILE?: string;
+}
+
+/** The environment of a web process (`src/cli/commands/web.ts`): a worker's plus the Slack app's. */
+export interface WebEnv extends Omit<WorkerEnv, 'RUNBOOK_FAULT_POINT' | 'RUNBOOK_FAULT_STEP' | 'WORKER_CONCURRENCY'> {
+  readonly RUNBOOKS_DIR: string;
+  readonly SLACK_BOT_TOKEN: string;
+  readonly SLACK_SIGNING_SECRET: string;
+  /** The Slack stand-in's Web API (`startSlackStandIn().url`). */
+  readonly SLACK_API_URL: string;
+  /** A free port (see {@link freePort}). */
+  readonly PORT: string;
+}
+
+export interface WebProcess extends WorkerProcess {
+  readonly port: number;
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string;
+  /** Where Slack sends slash commands and clicks: `<url>/slack/events`. */
+  readonly slackEventsUrl: string;
 }
 
 const running = new Set<ChildProcess>();
@@ -145,7 +169,7 @@ async function waitForOutput(proc: ManagedProcess, pattern: RegExp, timeoutMs: n
 
 function assertLoopback(url: string): void {
   const { hostname } = new URL(url);
-  if (!LOOPBACK_HOSTS.has(hostname)) throw new Error(`test processes only talk to 127.0.0.1; got REDIS_URL host ${hostname}`);
+  if (!LOOPBACK_HOSTS.has(hostname)) throw new Error(`test processes only talk to 127.0.0.1; got host ${hostname} in ${new URL(url).protocol} URL`);
 }
 
 /**
@@ -154,6 +178,7 @@ function assertLoopback(url: string): void {
  */
 export async function startWorkerProcess(env: WorkerEnv, options: { name?: string; readyTimeoutMs?: number } = {}): Promise<WorkerProcess> {
   assertLoopback(env.REDIS_URL);
+  if (env.DATABASE_URL) assertLoopback(env.DATABASE_URL);
   const name = options.name ?? `worker(${env.RUNBOOK_FAULT_POINT ?? 'no fault'})`;
   const child = spawn(process.execPath, [RUNBOOK_BIN, 'worker'], {
     cwd: PROJECT_ROOT,
@@ -169,6 +194,32 @@ export async function startWorkerProcess(env: WorkerEnv, options: { name?: strin
     throw error;
   }
   return worker;
+}
+
+/**
+ * Spawns `node bin/runbook.mjs web` with exactly `env` (plus PATH and HOME, and HOST 127.0.0.1) and
+ * resolves once it has logged `web ready`, i.e. Bolt listens on `env.PORT` and the runbooks are
+ * loaded. The Slack Web API at `env.SLACK_API_URL` must accept the token (Bolt calls `auth.test`).
+ */
+export async function startWebProcess(env: WebEnv, options: { name?: string; readyTimeoutMs?: number } = {}): Promise<WebProcess> {
+  assertLoopback(env.REDIS_URL);
+  assertLoopback(env.SLACK_API_URL);
+  if (env.DATABASE_URL) assertLoopback(env.DATABASE_URL);
+  const name = options.name ?? `web(:${env.PORT})`;
+  const child = spawn(process.execPath, [RUNBOOK_BIN, 'web'], {
+    cwd: PROJECT_ROOT,
+    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', LOG_LEVEL: 'info', HOST: '127.0.0.1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const proc = manage(name, child);
+  try {
+    await waitForOutput(proc, /"msg":"web ready"/, options.readyTimeoutMs ?? 30_000);
+  } catch (error) {
+    await proc.stop(1_000);
+    throw error;
+  }
+  const url = `http://127.0.0.1:${env.PORT}`;
+  return { ...proc, logs: () => parseLogLines(proc.output()), port: Number(env.PORT), url, slackEventsUrl: `${url}/slack/events` };
 }
 
 function parseLogLines(text: string): WorkerLogLine[] {

@@ -1,11 +1,10 @@
 /**
- * The reviewer pages, as pure functions of audit data: the login form, the runs list with its
- * filters, and one run's timeline (who asked, with which params, under which runbook version, who
+ * The reviewer pages, as pure functions of audit data: the runs list with its filters, and one run's timeline (who asked, with which params, under which runbook version, who
  * approved, what each executor was asked and answered). No scripts at all: filtering is a GET
  * form, so the pages work under `default-src 'none'`.
  */
 import type { AuditRecord } from '../../audit/index.ts';
-import { html, raw, type SafeHtml } from './html.ts';
+import { html, raw, type SafeHtml } from '../../shared/html.ts';
 
 /** One run as the list shows it, derived from its `run.started` and `run.finished` records. */
 export interface RunRow {
@@ -50,21 +49,6 @@ function layout(title: string, body: SafeHtml): string {
 <main>${body}</main>
 </body>
 </html>`.value;
-}
-
-/** The login form (`POST /audit/login`); `error` is one of our own messages, never user text. */
-export function loginPage(error?: string): string {
-  return layout('Sign in', html`
-<section class="login">
-  <h1>Audit log</h1>
-  <p>Enter the audit token (<code>AUDIT_TOKEN</code>) to review runs.</p>
-  ${error ? html`<p class="error" role="alert">${error}</p>` : ''}
-  <form method="post" action="/audit/login">
-    <label for="token">Audit token</label>
-    <input id="token" name="token" type="password" autocomplete="current-password" required>
-    <button type="submit">Sign in</button>
-  </form>
-</section>`);
 }
 
 function verificationBanner(v: VerificationView): SafeHtml {

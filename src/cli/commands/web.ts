@@ -4,6 +4,8 @@
  * engine with no workers: the web process starts runs and applies clicks, `runbook worker`
  * processes run the steps. SIGTERM stops taking requests, then closes; a second one forces.
  */
+import { auditPageRoutes, auditPageSource } from '../../bot/audit-page/routes.ts';
+import { createAdminAuth } from '../../observability/admin-auth.ts';
 import { untilSignalled } from '../shutdown.ts';
 import type { LoadedRunbook } from '../../machines/load.ts';
 import type { ExecutorCatalog } from '../../machines/executor-spec.ts';
@@ -104,7 +106,10 @@ export async function startWebBot(app: App, web: WebSettings, logger: Logger, ro
   let bot: BotApp;
   try {
     // `/metrics`, `/admin/queues` (behind AUDIT_TOKEN) and request timing/spans (src/observability).
-    const observed = observe ? webObservability(observe.observability, app.runtime, { ...(observe.auditToken ? { auditToken: observe.auditToken } : {}), otherRoutes: [{ path: '/pagerduty/webhook' }, ...routes] }) : undefined;
+    // One sign-in (AUDIT_TOKEN) for the queue dashboard and the reviewer page at /audit.
+    const auth = createAdminAuth({ token: observe?.auditToken });
+    const auditRoutes = auditPageRoutes({ auth, source: auditPageSource(app.audit) });
+    const observed = observe ? webObservability(observe.observability, app.runtime, { auth, otherRoutes: [{ path: '/pagerduty/webhook' }, ...auditRoutes, ...routes] }) : undefined;
     const catalog = await createRunbookCatalog({ load: () => readRunbooks(config.runbooksDir, app.catalog), logger });
     const status = catalog.status();
     if (status.error) logger.error({ runbooksDir: displayPath(config.runbooksDir), err: status.error }, 'no runbooks loaded; /readyz answers 503 until they are');
@@ -127,7 +132,7 @@ export async function startWebBot(app: App, web: WebSettings, logger: Logger, ro
           return now.loaded && now.count > 0 ? { ok: true, detail: `${now.count} loaded` } : { ok: false, detail: now.error ?? `no valid runbooks in ${displayPath(config.runbooksDir)}` };
         },
       },
-      routes: [...pagerDutyWebhookRoutes({ config, runtime: app.runtime, logger }).routes, ...routes, ...(observed?.routes ?? [])],
+      routes: [...pagerDutyWebhookRoutes({ config, runtime: app.runtime, logger }).routes, ...auditRoutes, ...routes, ...(observed?.routes ?? auth.routes)],
       ...(observed ? { instrumentRequests: observed.instrumentRequests } : {}),
     });
   } catch (error) {

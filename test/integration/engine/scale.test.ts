@@ -5,10 +5,10 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditRecord } from '../../../src/audit/index.ts';
 import type { RunRecord } from '../../../src/engine/run-store.ts';
 import { createTestEngine, REDIS_URL, type TestEngine } from '../../helpers/engine.ts';
-import { sleep, startWorkerProcess, stopAllProcesses, type WorkerProcess } from '../../helpers/processes.ts';
+import { startWorkerProcess, stopAllProcesses, type WorkerProcess } from '../../helpers/processes.ts';
+import { auditTrailProblems, recordsByRun, waitForRunsSettled } from '../../helpers/run-checks.ts';
 
 const STEP_IDS = ['check', 'change', 'confirm'] as const;
 const fence = '```';
@@ -25,23 +25,6 @@ label: "${id} {{ params.target }}"
 timeout: 60s
 ${fence}
 `).join('\n')}`;
-
-/** Everything wrong with one run's audit trail (empty when it is complete), for a readable failure. */
-function auditTrailProblems(runId: string, records: readonly AuditRecord[]): string[] {
-  const types = records.map((r) => r.type);
-  const attempts = (type: string) => records.filter((r) => r.type === type).map((r) => {
-    const data = r.data as { stepId: string; attempt: number; phase?: string };
-    return `${data.stepId}/${data.phase ?? 'do'}/${data.attempt}`;
-  });
-  const expected = STEP_IDS.map((id) => `${id}/do/1`);
-  const problems = [
-    types[0] === 'run.started' && types.filter((x) => x === 'run.started').length === 1 ? '' : 'run.started is not the one first record',
-    types.at(-1) === 'run.finished' && types.filter((x) => x === 'run.finished').length === 1 ? '' : 'run.finished is not the one last record',
-    JSON.stringify(attempts('step.started')) === JSON.stringify(expected) ? '' : `step.started: ${attempts('step.started').join(', ')}`,
-    JSON.stringify(attempts('step.succeeded')) === JSON.stringify(expected) ? '' : `step.succeeded: ${attempts('step.succeeded').join(', ')}`,
-  ];
-  return problems.filter(Boolean).map((p) => `${runId}: ${p}`);
-}
 
 describe('engine with two worker processes on one queue', () => {
   let t: TestEngine;
@@ -68,16 +51,7 @@ describe('engine with two worker processes on one queue', () => {
 
   /** Waits until every run has finished and its outbox is drained, polling them all at once. */
   async function settledAll(runIds: readonly string[], timeoutMs: number): Promise<RunRecord[]> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const pipeline = t.redis.pipeline();
-      for (const id of runIds) pipeline.hget(t.runtime.keys.run(id), 'status').llen(t.runtime.keys.outbox(id));
-      const replies = (await pipeline.exec()) ?? [];
-      const pending = runIds.filter((_, i) => replies[2 * i]?.[1] === 'active' || replies[2 * i + 1]?.[1] !== 0);
-      if (pending.length === 0) break;
-      if (Date.now() > deadline) throw new Error(`${pending.length} of ${runIds.length} runs still unfinished after ${timeoutMs} ms, e.g. ${pending.slice(0, 3).join(', ')}`);
-      await sleep(100);
-    }
+    await waitForRunsSettled(t.redis, t.runtime.keys, runIds, timeoutMs);
     const runs = await Promise.all(runIds.map((id) => t.runtime.engine.getRun(id)));
     return runs.filter((r): r is RunRecord => r !== undefined);
   }
@@ -118,9 +92,8 @@ describe('engine with two worker processes on one queue', () => {
       const ids = new Set(runIds);
       expect(await keysFor(t.state.effects, ids)).toEqual(keysOf(runIds));
       const all = await t.audit.list({ limit: 10_000 });
-      const byRun = new Map<string, AuditRecord[]>();
-      for (const record of all) if (record.runId && ids.has(record.runId)) byRun.set(record.runId, [...(byRun.get(record.runId) ?? []), record]);
-      expect(runIds.flatMap((id) => auditTrailProblems(id, byRun.get(id) ?? []))).toEqual([]);
+      const byRun = recordsByRun(all, ids);
+      expect(runIds.flatMap((id) => auditTrailProblems(id, byRun.get(id) ?? [], STEP_IDS))).toEqual([]);
       expect(await t.audit.verify()).toEqual({ ok: true, count: all.length });
     }, 90_000);
   });

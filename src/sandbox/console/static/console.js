@@ -113,6 +113,16 @@ function wrap(tag, inner) {
   return node;
 }
 
+// The shortcodes the shipped runbooks use; Slack shows an emoji, the console too (unknown ones stay text).
+const EMOJI = {
+  white_check_mark: '✅', warning: '⚠️', x: '❌', rewind: '⏪', mag: '🔍', twisted_rightwards_arrows: '🔀', rotating_light: '🚨',
+  chart_with_upwards_trend: '📈', card_file_box: '🗃️', arrows_counterclockwise: '🔄', hourglass_flowing_sand: '⏳', pager: '📟',
+};
+
+function plainText(text) {
+  return document.createTextNode(decodeEntities(text).replace(/:([a-z0-9_+-]+):/g, (whole, name) => EMOJI[name] ?? whole));
+}
+
 function appendInline(parent, text) {
   let rest = text;
   while (rest.length > 0) {
@@ -122,10 +132,10 @@ function appendInline(parent, text) {
       if (m && (best === undefined || m.index < best.m.index)) best = { m, rule };
     }
     if (!best) {
-      parent.append(document.createTextNode(decodeEntities(rest)));
+      parent.append(plainText(rest));
       return;
     }
-    if (best.m.index > 0) parent.append(document.createTextNode(decodeEntities(rest.slice(0, best.m.index))));
+    if (best.m.index > 0) parent.append(plainText(rest.slice(0, best.m.index)));
     parent.append(best.rule.render(best.m));
     rest = rest.slice(best.m.index + best.m[0].length);
   }
