@@ -60,6 +60,9 @@ export function createPagerDutyEventHandler(options: PagerDutyEventHandlerOption
     if (parsed.note) {
       const ref = parsed.note.incident;
       const incident = await ensureIncident(incidents, { pagerDuty: { incidentId: ref.id, ...(ref.html_url ? { htmlUrl: ref.html_url } : {}) }, title: ref.summary ?? `PagerDuty incident ${ref.id}`, severity: 'sev3', by });
+      // Our own notes (findings, synced notes) come back as `incident.annotated`: already on the timeline.
+      const text = parsed.note.content.trim();
+      if (incident.context.timeline.some((entry) => entry.type === 'note.added' && entry.text === text)) return { action: 'unchanged', incidentId: incident.id };
       const result = await incidents.send(incident.id, { type: 'incident.note', by, text: parsed.note.content });
       return { action: result.applied ? 'noted' : 'unchanged', incidentId: incident.id };
     }

@@ -48,12 +48,20 @@ times: 0
 read_only: true
 \`\`\`
 
+## Approve the restart {#approve}
+\`\`\`approve
+message: "Restart {{ params.model }}?"
+\`\`\`
+
 ## Restart it {#restart}
 \`\`\`record
 label: "restart {{ params.model }}"
 timeout: 10s
 \`\`\`
 `;
+
+// A change with no gate before it: the policy refuses to auto-start it, and the incident says so.
+const UNGATED = GATED.replace('id: pd-gated-remediation', 'id: pd-ungated-change').replace('title: Gated remediation of a paging model', 'title: Ungated change').replace(/## Approve the restart[\s\S]*?(?=## Restart it)/, '');
 
 let dir: string;
 let prefix: string;
@@ -74,6 +82,7 @@ beforeAll(async () => {
   mkdirSync(runbooks);
   copyFileSync(LATENCY, join(runbooks, 'diagnose-model-latency.md'));
   writeFileSync(join(runbooks, 'pd-gated-remediation.md'), GATED);
+  writeFileSync(join(runbooks, 'pd-ungated-change.md'), UNGATED);
   sandbox = await startSandbox();
   secret = sandbox.env['PAGERDUTY_WEBHOOK_SECRET'] ?? '';
   const env = { ...sandbox.env, REDIS_URL, RUNBOOK_REDIS_PREFIX: prefix, DATA_DIR: join(dir, 'var'), RUNBOOK_TEST_EXECUTORS: '1' as const, RUNBOOKS_DIR: runbooks, LOG_LEVEL: 'info' };
@@ -172,12 +181,13 @@ describe('PagerDuty webhooks, end to end', () => {
       expect(sandbox.state.pagerduty.notes.get(pdIncidentId)?.filter((n) => n.content.includes('Diagnose high model latency'))).toHaveLength(1);
     });
 
-    it('stops the gated runbook at its first mutating step, after its read-only check, and says so in a note without secrets', async () => {
-      const run = await settledRun(autoRunId(incidentId, 'pd-gated-remediation', createdAt), (r) => r.snapshot.context.steps['restart']?.status === 'awaiting_approval', 'the gated run to wait for an approval');
+    it('stops the gated runbook for a person before its mutating step, after its read-only check, and says so in a note without secrets', async () => {
+      const run = await settledRun(autoRunId(incidentId, 'pd-gated-remediation', createdAt), (r) => r.snapshot.context.steps['approve']?.status === 'awaiting_approval', 'the gated run to wait for an approval');
       expect(run.status).toBe('active');
       expect(run.snapshot.context.steps['check']?.status).toBe('succeeded');
+      expect(run.snapshot.context.steps['restart']?.status).toBe('pending');
       const note = await until(() => sandbox.state.pagerduty.notes.get(pdIncidentId)?.find((n) => n.content.includes('Gated remediation')), 'the gated run findings note');
-      expect(note.content).toMatch(/waiting for an approval in Slack: "Restart it"/);
+      expect(note.content).toMatch(/waiting for an approval in Slack: "Approve the restart"/);
       expect(note.content).not.toContain('s3cr3t-never-shown');
     });
 
@@ -187,11 +197,28 @@ describe('PagerDuty webhooks, end to end', () => {
       expect(posted.text).toContain(autoRunId(incidentId, 'diagnose-model-latency', createdAt));
     });
 
+    it('does not start a runbook the auto-start policy refuses, and says why on the incident', async () => {
+      const note = await until(async () => (await reader.incidents.get(incidentId))?.context.timeline.find((t) => t.type === 'note.added' && t.text.includes('pd-ungated-change')), 'the refusal on the timeline');
+      expect(note.text).toMatch(/matched but was not started: policy denied/);
+      expect(await runOf(autoRunId(incidentId, 'pd-ungated-change', createdAt))).toBeUndefined();
+    });
+
     it('puts both runs on the incident', async () => {
-      const timeline = (await reader.incidents.get(incidentId))?.context.timeline.map((t) => `${t.type}: ${t.text}`).join('\n');
-      (await import('node:fs')).writeFileSync('/tmp/h2-timeline.txt', timeline ?? 'none');
       const incident = await until(async () => { const i = await reader.incidents.get(incidentId); return i && i.context.runs.length >= 2 ? i : undefined; }, 'runs on the incident');
       expect([...incident.context.runs].sort()).toEqual([autoRunId(incidentId, 'diagnose-model-latency', createdAt), autoRunId(incidentId, 'pd-gated-remediation', createdAt)].sort());
+    });
+  });
+
+  describe('when PagerDuty echoes the findings note back (incident.annotated)', () => {
+    it('keeps one copy on the incident timeline', async () => {
+      await sandbox.state.pagerduty.webhooksIdle();
+      const annotated = sandbox.state.pagerduty.deliveries.filter((d) => d.incidentId === pdIncidentId && d.eventType === 'incident.annotated');
+      expect(annotated.length).toBeGreaterThanOrEqual(2);
+      expect(annotated.every((d) => d.status === 202)).toBe(true);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const notes = (await reader.incidents.get(incidentId))?.context.timeline.filter((t) => t.type === 'note.added').map((t) => t.text) ?? [];
+      expect(notes.filter((t) => t.includes('Runbook Bot: Diagnose high model latency'))).toHaveLength(1);
+      expect(notes.filter((t) => t.includes('Runbook Bot: Gated remediation'))).toHaveLength(1);
     });
   });
 

@@ -12,8 +12,8 @@ import { fileURLToPath } from 'node:url';
 const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const RUNBOOK_BIN = fileURLToPath(new URL('../../bin/runbook.mjs', import.meta.url));
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
-/** Output kept per process (the tail), for failure messages. */
-const MAX_OUTPUT_CHARS = 200_000;
+/** Output kept per process (the tail), for failure messages and log checks (scale tests log a line per run). */
+const MAX_OUTPUT_CHARS = 2_000_000;
 
 export interface ExitStatus {
   readonly code: number | null;
@@ -29,7 +29,7 @@ export interface ManagedProcess {
   readonly exited: Promise<ExitStatus>;
   /** Whether the process is still running. */
   isRunning(): boolean;
-  /** What it wrote to stdout and stderr so far (the last 200 kB). */
+  /** What it wrote to stdout and stderr so far (the last 2 MB). */
   output(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves on exit. Safe to call on an exited process. */
   stop(graceMs?: number): Promise<ExitStatus>;

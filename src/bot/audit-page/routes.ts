@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { AuditRecord, VerifyResult } from '../../audit/index.ts';
+import type { AuditRecord, AuditStore, VerifyResult } from '../../audit/index.ts';
 import { pathOf, type WebRoute } from '../web-routes.ts';
 import { messagePage, runPage, runsPage, type RunFilters, type RunRow, type VerificationView } from './views.ts';
 
@@ -75,45 +75,50 @@ export function auditPageRoutes(options: AuditPageOptions): WebRoute[] {
   return [{ method: ['GET', 'HEAD'], path: '/audit', prefix: true, handler: page }];
 }
 
-/** Adapts an audit store: runs from their `run.started` / `run.finished` records. */
-export function auditPageSource(store: {
-  list(filter: { type?: string; runId?: string; afterSeq?: number; limit?: number }): Promise<readonly AuditRecord[]>;
-  verify(): Promise<VerifyResult>;
-}): AuditPageSource {
-  const all = async (filter: { type?: string; runId?: string }) => {
-    const out: AuditRecord[] = [];
-    for (let afterSeq = 0; ;) {
-      const page = await store.list({ ...filter, afterSeq, limit: 5_000 });
-      out.push(...page);
-      const last = page[page.length - 1];
-      if (page.length < 5_000 || !last) return out;
-      afterSeq = last.seq;
-    }
-  };
+/** Adapts an audit store (its `runs()` index, `stream()` and `verify()`). */
+export function auditPageSource(store: Pick<AuditStore, 'runs' | 'stream' | 'verify'>): AuditPageSource {
   return {
     runs: async (filters, limit) => {
-      const [started, finished] = await Promise.all([all({ type: 'run.started' }), all({ type: 'run.finished' })]);
-      const ends = new Map(finished.map((r) => [r.runId ?? '', r]));
       const since = filters.since ? Date.parse(filters.since) : Number.NaN;
       const until = filters.until ? Date.parse(filters.until) : Number.NaN;
-      const rows = started
-        .map((r): RunRow => {
-          const end = ends.get(r.runId ?? '');
-          const status = end && typeof (end.data as { status?: unknown }).status === 'string' ? String((end.data as { status: string }).status) : 'active';
-          return { runId: r.runId ?? '', runbookId: r.runbookId ?? '', runbookHash: r.runbookHash ?? '', requester: r.actor, startedAt: r.at, status, ...(end ? { finishedAt: end.at } : {}), ...(r.incidentId ? { incidentId: r.incidentId } : {}) };
-        })
-        .filter((row) => (!filters.runbook || row.runbookId === filters.runbook)
-          && (!filters.actor || row.requester === filters.actor)
-          && (!filters.status || row.status === filters.status)
-          && (!filters.incident || row.incidentId === filters.incident)
-          && (Number.isNaN(since) || row.startedAt >= since)
-          && (Number.isNaN(until) || row.startedAt <= until))
-        .reverse();
-      return { rows: rows.slice(0, limit), truncated: rows.length > limit };
+      const found = await store.runs({
+        ...(filters.runbook ? { runbookId: filters.runbook } : {}),
+        ...(filters.actor ? { requester: filters.actor } : {}),
+        ...(filters.status ? { status: filters.status } : {}),
+        ...(filters.incident ? { incidentId: filters.incident } : {}),
+        ...(Number.isNaN(since) ? {} : { fromAt: since }),
+        ...(Number.isNaN(until) ? {} : { toAt: until }),
+        limit: limit + 1,
+      });
+      const rows = found.slice(0, limit).map((r): RunRow => ({
+        runId: r.runId,
+        runbookId: r.runbookId ?? '',
+        runbookHash: r.runbookHash ?? '',
+        requester: r.requester,
+        startedAt: r.startedAt,
+        status: r.status,
+        ...(r.finishedAt !== undefined ? { finishedAt: r.finishedAt } : {}),
+        ...(r.incidentId ? { incidentId: r.incidentId } : {}),
+      }));
+      return { rows, truncated: found.length > limit };
     },
-    records: (runId) => all({ runId }),
-    verify: () => store.verify(),
+    records: async (runId) => {
+      const records: AuditRecord[] = [];
+      for await (const record of store.stream({ runId })) records.push(record);
+      return records;
+    },
+    verify: async () => {
+      const result = await store.verify();
+      return { ...result, note: digestNote(result.digests) };
+    },
   };
+}
+
+/** What the banner says about signed digests (a truncated tail is only detectable with them). */
+function digestNote(digests: VerifyResult['digests']): string {
+  if (!digests || digests.checked + digests.unchecked === 0) return 'no signed digests yet (set AUDIT_SIGNING_KEY)';
+  const checked = `${digests.checked} digest signature${digests.checked === 1 ? '' : 's'} checked`;
+  return digests.unchecked > 0 ? `${checked}, ${digests.unchecked} not checkable without the key` : checked;
 }
 
 function cachedVerification(source: AuditPageSource, ttlMs: number, clock: () => number): () => Promise<VerificationView> {

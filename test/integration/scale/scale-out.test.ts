@@ -173,7 +173,10 @@ describe.skipIf(pgProblem !== undefined)('web and worker processes scaled out on
 
     it('runs every run to success and applies every record step exactly once', async () => {
       expect(runs.filter((r) => r.status !== 'succeeded').map((r) => `${r.id}: ${r.status}`)).toEqual([]);
-      const effects = await createTestExecutors(redis, prefix).state.effects();
+      const state = createTestExecutors(redis, prefix).state;
+      const [effects, calls] = await Promise.all([state.effects(), state.calls()]);
+      // More calls than effects: the kill caught steps mid-flight, and their redeliveries reused the key.
+      console.info(`[scale-out] record calls ${calls.length}, effects applied ${effects.length}`);
       expect(effects.map((e) => e.key).sort()).toEqual(stepKeys(runs.map((r) => r.id)));
       const labels = new Set(effects.map((e) => e.label));
       expect(runs.flatMap((r) => STEP_IDS.map((step) => `${step} ${String(r.params['target'])}`)).filter((label) => !labels.has(label))).toEqual([]);
@@ -198,6 +201,7 @@ describe.skipIf(pgProblem !== undefined)('web and worker processes scaled out on
       // The last step's result is applied (and `run finished` logged) by the worker that ran it.
       const finished = workers.map(finishedBy);
       const all = finished.flat();
+      console.info(`[scale-out] output sizes ${[...webs, ...workers].map((p) => p.output().length).join(",")}`);
       console.info(`[scale-out] runs finished per worker: ${workers.map((w, i) => `${w.name} ${finished[i]?.length ?? 0}`).join(', ')}`);
       expect(all.length - new Set(all).size, 'runs reported finished twice').toBe(0);
       const ids = new Set(runs.map((r) => r.id));
