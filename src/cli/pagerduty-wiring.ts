@@ -8,6 +8,7 @@
  *   ({@link pagerDutyFindingsPart}) and the PagerDuty part of the incident effect handler
  *   ({@link pagerDutyIncidentEffectPart}).
  */
+import { existsSync } from 'node:fs';
 import { createRunbookCatalog } from '../bot/catalog.ts';
 import type { IncidentEffectPart } from '../bot/incident-effects.ts';
 import { createPagerDutyIncidentEffects, PAGERDUTY_EFFECT_KINDS } from '../bot/incident-pagerduty.ts';
@@ -44,10 +45,10 @@ export function pagerDutyWebhookRoutes({ config, runtime, logger }: Wiring): { r
 
 /** The `pagerduty-events` worker, on a connection of its own, with a runbook catalog read from `RUNBOOKS_DIR`. */
 export async function startPagerDutyEventsWorker({ config, runtime, logger }: Wiring, redisUrl: string, catalog: ExecutorCatalog): Promise<{ close(force?: boolean): Promise<void> }> {
-  const runbooks = await createRunbookCatalog({
-    load: async () => Promise.all((await collectRunbookFiles([config.runbooksDir])).map((file) => readRunbookFile(file, catalog))),
-    logger,
-  });
+  // `runbook run` starts these workers too, often where no RUNBOOKS_DIR exists: nothing to auto-start then.
+  const runbooks = existsSync(config.runbooksDir)
+    ? await createRunbookCatalog({ load: async () => Promise.all((await collectRunbookFiles([config.runbooksDir])).map((file) => readRunbookFile(file, catalog))), logger })
+    : { entries: () => [] };
   const connection = createRedisConnection(redisUrl, { role: 'worker', connectionName: 'runbook-bot:pagerduty-events', logger });
   const worker = createPagerDutyEventsWorker({
     connection,
