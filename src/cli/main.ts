@@ -77,7 +77,8 @@ Commands:
                                                problem as file:line:col; exit 1 on errors
   policy explain --user U --runbook X [--groups @a,@b] [--param k=v …] [--at TIME] [--break-glass]
                                                what the policy decides for that person, runbook and time, and
-                                               why: the rule, approvals needed, freeze, limits, who can help
+                                               why: the rule, approvals needed, freeze, limits, who can help;
+                                               exit 3 when it would deny
   audit list [--run ID] [--incident ID] [--runbook ID] [--actor A] [--type T|prefix.] [--since TIME] [--until TIME]
              [--limit N] [--runs] [--format text|json]
                                                audit records (or, with --runs, one line per run); TIME is ISO,

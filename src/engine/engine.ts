@@ -70,6 +70,8 @@ export interface StartDecision {
   readonly helpers: readonly string[];
   /** Anything else for the audit record (approval requirement, freeze, limits). */
   readonly details?: Readonly<Record<string, unknown>>;
+  /** Mutating steps an auto-started run may run without a person's confirmation (policy `auto_start.steps`). */
+  readonly unattendedSteps?: readonly string[];
 }
 
 /** Decides a run start from the request, its compiled runbook, resolved params and the time. */
@@ -129,7 +131,9 @@ export class Engine {
     const decision = await this.decidePolicy(request, runbook, params.values, now, sourceHash);
     const machine = this.machineFor(sourceHash, request.source, request.file).machine;
     // A run PagerDuty started waits for a person before its first mutating step (issue 6).
-    const auto = request.origin?.kind === 'pagerduty' ? { autoStarted: true, autoStartedBy: request.origin.incidentId } : {};
+    const auto = request.origin?.kind === 'pagerduty'
+      ? { autoStarted: true, autoStartedBy: request.origin.incidentId, ...(decision?.unattendedSteps?.length ? { unattendedSteps: decision.unattendedSteps } : {}) }
+      : {};
     const started = startRun(machine, { runId, runbookId: runbook.id, requester: request.requester, params: params.values, incident: request.incident ?? null, startedAt: now, ...auto, ...(this.options.slaDefaults ? { slaDefaults: this.options.slaDefaults } : {}) });
     const concurrencyKey = runbook.concurrency ? String(renderTemplate(runbook.concurrency, { params: params.values, incident: request.incident ?? null })) : undefined;
     const context = this.recordContext({ id: runId, runbookId: runbook.id, sourceHash, incidentId: request.incident?.id, params: params.values, source: request.source, runbookFile: request.file }, 1, now);

@@ -14,7 +14,8 @@ import type { RunContext } from './run-types.ts';
 
 /** Whether entering `step` must first wait for a person's confirmation. */
 export function needsConfirmation(step: Step, context: RunContext): boolean {
-  return step.kind === 'call' && (step.call?.mutating ?? step.mutating) && context.autoStarted === true && context.humanApproved === undefined;
+  return step.kind === 'call' && (step.call?.mutating ?? step.mutating) && context.autoStarted === true && context.humanApproved === undefined
+    && !(context.unattendedSteps ?? []).includes(step.id);
 }
 
 /** The implicit gate: quorum 1, anyone but the requester, never expires (it escalates instead). */

@@ -119,7 +119,7 @@ export function initialContext(runbook: Runbook, input: RunInput): RunContext {
     params: input.params,
     incident: input.incident ?? null,
     startedAt: input.startedAt,
-    ...(input.autoStarted ? { autoStarted: true, ...(input.autoStartedBy ? { autoStartedBy: input.autoStartedBy } : {}) } : {}),
+    ...(input.autoStarted ? { autoStarted: true, ...(input.autoStartedBy ? { autoStartedBy: input.autoStartedBy } : {}), ...(input.unattendedSteps?.length ? { unattendedSteps: input.unattendedSteps } : {}) } : {}),
     ...(input.slaDefaults ? { slaDefaults: input.slaDefaults } : {}),
     steps: Object.fromEntries(runbook.steps.map((s) => [s.id, { status: 'pending', attempt: 0 } satisfies StepState])),
     undoStack: [],

@@ -85,6 +85,8 @@ export interface RunInput {
   readonly autoStarted?: boolean;
   /** What started it, for the confirmation message (a PagerDuty incident id). */
   readonly autoStartedBy?: string;
+  /** Mutating steps the policy lets an auto-started run perform without a person's confirmation. */
+  readonly unattendedSteps?: readonly string[];
   readonly slaDefaults?: SlaDefaults;
 }
 
@@ -98,6 +100,8 @@ export interface RunContext {
   /** See `RunInput.autoStarted`; absent in runs stored before it existed. */
   readonly autoStarted?: boolean;
   readonly autoStartedBy?: string;
+  /** See `RunInput.unattendedSteps`. */
+  readonly unattendedSteps?: readonly string[];
   /** Set once a person approved anything in the run: lifts the auto-start gate. */
   readonly humanApproved?: Decision;
   readonly slaDefaults?: SlaDefaults;

@@ -17,7 +17,9 @@ export function createStartPolicy(policy: Policy): StartPolicy {
       if (!auto.allowed) return { outcome: 'deny', rule: auto.rule, reason: auto.reason, helpers: runbook.owner ? [runbook.owner] : [], details: { autoStart: auto } };
     }
     const decision = decideRun({ policy, person: request.requester, runbook, params, at, breakGlass: request.breakGlass === true });
+    const unattended = request.origin?.kind === 'pagerduty' ? decideAutoStart({ policy, runbook }).unattended.filter((id) => runbook.steps.some((s) => s.id === id && s.mutating)) : [];
     return {
+      ...(unattended.length > 0 ? { unattendedSteps: unattended } : {}),
       outcome: decision.outcome,
       rule: decision.rule,
       reason: decision.reason,

@@ -119,34 +119,36 @@ export interface AutoStartDecision {
   readonly allowed: boolean;
   readonly rule: string;
   readonly reason: string;
-  /** Steps that may run with no human. */
+  /** Steps that may run with no human (read-only ones, and mutating ones the rule names). */
   readonly unattended: readonly string[];
+  /** Mutating steps before any approval gate that wait for a person's confirmation. */
+  readonly confirmed: readonly string[];
 }
 
 /**
- * Whether a PagerDuty incident may start the runbook with no human, and which steps may then run
- * unattended: every other step must have an approval gate before it, or the start is refused.
+ * Whether a PagerDuty incident may start the runbook with no human, and which mutating steps may
+ * then run unattended. Every other mutating step waits for a person's confirmation (the run
+ * machine's auto-start gate), unless an approval gate comes before it anyway; so an `allow` never
+ * lets a change happen unattended that the policy did not name.
  */
 export function decideAutoStart(facts: { readonly policy: Policy; readonly runbook: Runbook }): AutoStartDecision {
   const { policy, runbook } = facts;
   const rule = policy.autoStart.rules.find((r) => selects(r, runbook));
   const ref = formatRuleRef(rule?.ref ?? policy.autoStart.defaultRef);
-  if ((rule?.effect ?? policy.autoStart.default) === 'deny') return { allowed: false, rule: ref, reason: `\`${runbook.id}\` may not start from PagerDuty without a human`, unattended: [] };
+  if ((rule?.effect ?? policy.autoStart.default) === 'deny') return { allowed: false, rule: ref, reason: `\`${runbook.id}\` may not start from PagerDuty without a human`, unattended: [], confirmed: [] };
   const scope = rule?.steps ?? 'read-only';
   const mayRun = (id: string, mutating: boolean) => scope === 'all' || (scope === 'read-only' ? !mutating : scope.includes(id));
   const unattended: string[] = [];
-  const exposed: string[] = [];
+  const confirmed: string[] = [];
   let gated = false;
   for (const step of runbook.steps) {
     if (step.kind === 'approval' && step.when === undefined) gated = true;
     if (step.kind !== 'call' || gated) continue;
     if (mayRun(step.id, step.mutating)) unattended.push(step.id);
-    else exposed.push(step.id);
+    else confirmed.push(step.id);
   }
-  if (exposed.length > 0) {
-    return { allowed: false, rule: ref, unattended, reason: `steps ${exposed.map((s) => `\`${s}\``).join(', ')} would run with no human (the policy lets only ${describeScope(scope)} steps do so) and no approval gate comes before them` };
-  }
-  return { allowed: true, rule: ref, unattended, reason: `\`${runbook.id}\` may start from PagerDuty; ${unattended.length} step${unattended.length === 1 ? '' : 's'} run before any human` };
+  const waits = confirmed.length > 0 ? `; ${confirmed.map((s) => `\`${s}\``).join(', ')} wait${confirmed.length === 1 ? 's' : ''} for a person to confirm (the policy lets only ${describeScope(scope)} steps run unattended)` : '';
+  return { allowed: true, rule: ref, unattended, confirmed, reason: `\`${runbook.id}\` may start from PagerDuty; ${unattended.length} step${unattended.length === 1 ? '' : 's'} run before any human${waits}` };
 }
 
 function describeScope(scope: 'read-only' | 'all' | readonly string[]): string {

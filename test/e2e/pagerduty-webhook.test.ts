@@ -60,8 +60,14 @@ timeout: 10s
 \`\`\`
 `;
 
-// A change with no gate before it: the policy refuses to auto-start it, and the incident says so.
+// A change with no gate before it: auto-started, it still waits for a person before the change.
 const UNGATED = GATED.replace('id: pd-gated-remediation', 'id: pd-ungated-change').replace('title: Gated remediation of a paging model', 'title: Ungated change').replace(/## Approve the restart[\s\S]*?(?=## Restart it)/, '');
+// The same change, which the policy refuses to start from PagerDuty at all: the incident says why.
+const DENIED = UNGATED.replace('id: pd-ungated-change', 'id: pd-denied-change').replace('title: Ungated change', 'title: Denied change');
+const POLICY = `auto_start:
+  rules:
+    - { name: never-unattended, runbooks: [pd-denied-change], effect: deny }
+`;
 
 let dir: string;
 let prefix: string;
@@ -83,9 +89,11 @@ beforeAll(async () => {
   copyFileSync(LATENCY, join(runbooks, 'diagnose-model-latency.md'));
   writeFileSync(join(runbooks, 'pd-gated-remediation.md'), GATED);
   writeFileSync(join(runbooks, 'pd-ungated-change.md'), UNGATED);
+  writeFileSync(join(runbooks, 'pd-denied-change.md'), DENIED);
+  writeFileSync(join(dir, 'policy.yaml'), POLICY);
   sandbox = await startSandbox();
   secret = sandbox.env['PAGERDUTY_WEBHOOK_SECRET'] ?? '';
-  const env = { ...sandbox.env, REDIS_URL, RUNBOOK_REDIS_PREFIX: prefix, DATA_DIR: join(dir, 'var'), RUNBOOK_TEST_EXECUTORS: '1' as const, RUNBOOKS_DIR: runbooks, LOG_LEVEL: 'info' };
+  const env = { ...sandbox.env, REDIS_URL, RUNBOOK_REDIS_PREFIX: prefix, DATA_DIR: join(dir, 'var'), RUNBOOK_TEST_EXECUTORS: '1' as const, RUNBOOKS_DIR: runbooks, POLICY_FILE: join(dir, 'policy.yaml'), LOG_LEVEL: 'info' };
   await startWorkerProcess(env, { name: 'pagerduty-e2e worker' });
   const port = await freePort();
   web = spawn(process.execPath, [BIN, 'web'], {
@@ -197,15 +205,24 @@ describe('PagerDuty webhooks, end to end', () => {
       expect(posted.text).toContain(autoRunId(incidentId, 'diagnose-model-latency', createdAt));
     });
 
-    it('does not start a runbook the auto-start policy refuses, and says why on the incident', async () => {
-      const note = await until(async () => (await reader.incidents.get(incidentId))?.context.timeline.find((t) => t.type === 'note.added' && t.text.includes('pd-ungated-change')), 'the refusal on the timeline');
-      expect(note.text).toMatch(/matched but was not started: policy denied/);
-      expect(await runOf(autoRunId(incidentId, 'pd-ungated-change', createdAt))).toBeUndefined();
+    it('holds a mutating step with no approval before it for a person to confirm', async () => {
+      const run = await settledRun(autoRunId(incidentId, 'pd-ungated-change', createdAt), (r) => r.snapshot.context.steps['restart']?.status === 'awaiting_approval', 'the ungated run to wait for a confirmation');
+      expect(run.status).toBe('active');
+      expect(run.snapshot.context.steps['check']?.status).toBe('succeeded');
+      expect(run.snapshot.context.steps['restart']?.attempt ?? 0).toBe(0);
     });
 
-    it('puts both runs on the incident', async () => {
-      const incident = await until(async () => { const i = await reader.incidents.get(incidentId); return i && i.context.runs.length >= 2 ? i : undefined; }, 'runs on the incident');
-      expect([...incident.context.runs].sort()).toEqual([autoRunId(incidentId, 'diagnose-model-latency', createdAt), autoRunId(incidentId, 'pd-gated-remediation', createdAt)].sort());
+    it('does not start a runbook the auto-start policy refuses, and says why on the incident', async () => {
+      const note = await until(async () => (await reader.incidents.get(incidentId))?.context.timeline.find((t) => t.type === 'note.added' && t.text.includes('pd-denied-change')), 'the refusal on the timeline');
+      expect(note.text).toMatch(/matched but was not started: policy denied/);
+      expect(note.text).toContain('never-unattended');
+      expect(await runOf(autoRunId(incidentId, 'pd-denied-change', createdAt))).toBeUndefined();
+    });
+
+    it('puts the started runs on the incident', async () => {
+      const expected = ['diagnose-model-latency', 'pd-gated-remediation', 'pd-ungated-change'].map((id) => autoRunId(incidentId, id, createdAt)).sort();
+      const incident = await until(async () => { const i = await reader.incidents.get(incidentId); return i && i.context.runs.length >= expected.length ? i : undefined; }, 'runs on the incident');
+      expect([...incident.context.runs].sort()).toEqual(expected);
     });
   });
 

@@ -58,7 +58,7 @@ export interface ExplainOptions {
   readonly format: 'text' | 'json';
 }
 
-/** `runbook policy explain`: the decision for one person, runbook and time, and why. Exit 0. */
+/** `runbook policy explain`: the decision for one person, runbook and time, and why. Exit 0, or 3 when the policy would deny it (for scripts). */
 export async function policyExplainCommand(options: ExplainOptions, catalog: ExecutorCatalog, io: CliIo, now = Date.now()): Promise<number> {
   const policy = (await loadPolicy(options.file, displayPath(options.file)).catch((error: unknown) => {
     if (error instanceof PolicyInvalidError) throw new CliError('policy_invalid', error.message, 1);
@@ -78,10 +78,10 @@ export async function policyExplainCommand(options: ExplainOptions, catalog: Exe
   const autoStart = decideAutoStart({ policy, runbook });
   if (options.format === 'json') {
     io.stdout(`${JSON.stringify({ policy: policy.file, person, runbook: runbook.id, at: new Date(at).toISOString(), breakGlass: options.breakGlass, decision, autoStart }, null, 2)}\n`);
-    return 0;
+  } else {
+    io.stdout(explainText(policy, runbook, person, at, options.breakGlass, decision, autoStart));
   }
-  io.stdout(explainText(policy, runbook, person, at, options.breakGlass, decision, autoStart));
-  return 0;
+  return decision.outcome === 'deny' ? 3 : 0;
 }
 
 function explainText(policy: Policy, runbook: Runbook, person: { id: string; groups?: readonly string[] }, at: number, breakGlass: boolean, decision: RunDecision, autoStart: ReturnType<typeof decideAutoStart>): string {

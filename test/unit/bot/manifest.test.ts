@@ -20,6 +20,6 @@ describe('slack/manifest.yaml', () => {
     expect(manifest.settings.socket_mode_enabled).toBe(false);
   });
   it('asks for the scopes of the calls the bot makes', () => {
-    expect(manifest.oauth_config.scopes.bot).toEqual(expect.arrayContaining(['commands', 'chat:write', 'usergroups:read']));
+    expect(manifest.oauth_config.scopes.bot).toEqual(expect.arrayContaining(['commands', 'chat:write', 'usergroups:read', 'channels:manage', 'pins:write']));
   });
 });

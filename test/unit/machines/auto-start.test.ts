@@ -50,6 +50,16 @@ describe('auto-started runs', () => {
       ]));
     });
 
+    it('runs a mutating step the policy lets run unattended, and gates the next one', () => {
+      const run = new RunDriver(DIAGNOSE, { requester: pagerduty, autoStarted: true, autoStartedBy: 'Q1ABC', unattendedSteps: ['restart'] });
+      run.succeed();
+      run.succeed();
+      expect(run.step('restart')?.status).toBe('running');
+      expect(run.lastRun().stepId).toBe('restart');
+      run.succeed();
+      expect(run.step('scale')?.status).toBe('awaiting_approval');
+    });
+
     it('refuses the requester itself as approver', () => {
       const run = autoStarted();
       run.succeed();

@@ -179,11 +179,13 @@ freeze:
 
 describe('decideAutoStart', () => {
   describe('when no rule matches and the default allows', () => {
-    it('lets read-only steps run unattended and refuses an ungated mutating step', () => {
+    it('lets read-only steps run unattended and holds an ungated mutating step for a person', () => {
       const p = policy('');
-      expect(decideAutoStart({ policy: p, runbook: readOnly })).toMatchObject({ allowed: true, unattended: ['look'] });
+      expect(decideAutoStart({ policy: p, runbook: readOnly })).toMatchObject({ allowed: true, unattended: ['look'], confirmed: [] });
       const ungated = runbook('', readStep + ssmStep());
-      expect(decideAutoStart({ policy: p, runbook: ungated })).toMatchObject({ allowed: false, unattended: ['look'] });
+      const decision = decideAutoStart({ policy: p, runbook: ungated });
+      expect(decision).toMatchObject({ allowed: true, unattended: ['look'], confirmed: ['restart'] });
+      expect(decision.reason).toContain('`restart` waits for a person to confirm');
       expect(decideAutoStart({ policy: p, runbook: mutating })).toMatchObject({ allowed: true, unattended: ['look'] });
     });
   });

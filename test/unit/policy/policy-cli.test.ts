@@ -42,7 +42,7 @@ describe('runbook policy', () => {
   describe('when explaining a mutating run inside a freeze window', () => {
     it('shows the denial, the window, the rule line and who can help', async () => {
       const result = await cli([...EXPLAIN, '--user', 'U0ONCALL1', '--groups', '@ml-oncall', '--at', '2026-12-24T10:00:00Z']);
-      expect(result.code).toBe(0);
+      expect(result.code).toBe(3);
       expect(result.stdout).toContain('decision:  DENY\n');
       expect(result.stdout).toContain('rule:      policy.example.yaml:50 year-end\n');
       expect(result.stdout).toContain('freeze:    year-end is on (Europe/Berlin;');
