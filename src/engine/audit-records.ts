@@ -3,7 +3,8 @@
  * effects it is about to perform (step started with its input, approval requested, run finished).
  * Written to the outbox with the transition, appended before any effect is dispatched.
  */
-import type { AuditRecordInput } from '../audit/index.ts';
+import { prepareAuditRecords, type AuditRecordInput } from '../audit/index.ts';
+import { EngineError } from './errors.ts';
 import type { Effect, RunEvent } from '../machines/run-types.ts';
 
 export interface RecordContext {
@@ -87,4 +88,17 @@ export function redactValues(value: unknown, secrets: readonly string[]): unknow
   if (Array.isArray(value)) return value.map((item) => redactValues(item, secrets));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactValues(v, secrets)]));
   return value;
+}
+
+/**
+ * Refuses, before anything is committed, a transition whose audit records the store would refuse
+ * (an actor that is not a Slack id, `pagerduty`, `cli:<user>` or `system`, say): committed, such an
+ * outbox entry could never drain and would block the run or incident for good.
+ */
+export function assertRecordable(records: readonly AuditRecordInput[]): void {
+  try {
+    prepareAuditRecords(records);
+  } catch (error) {
+    throw new EngineError('event_invalid', `not applied: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
 }

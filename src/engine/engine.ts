@@ -17,7 +17,7 @@ import { applyEvent, finalStatusOf, startRun } from '../machines/run-machine.ts'
 import { whyIgnored } from '../machines/run-logic.ts';
 import type { Effect, Person, RunEvent, SlaDefaults } from '../machines/run-types.ts';
 import { renderTemplate } from '../machines/template.ts';
-import { ignoredRecord, recordsFor, type RecordContext } from './audit-records.ts';
+import { assertRecordable, ignoredRecord, recordsFor, type RecordContext } from './audit-records.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { EngineError } from './errors.ts';
 import { newRunId } from './ids.ts';
@@ -139,6 +139,7 @@ export class Engine {
     const context = this.recordContext({ id: runId, runbookId: runbook.id, sourceHash, incidentId: request.incident?.id, params: params.values, source: request.source, runbookFile: request.file }, 1, now);
     const records = recordsFor(context, { type: 'run.started', actor: request.requester.id, data: { runbook: runbook.id, file: request.file, sourceHash, source: request.source, params: params.values, requester: request.requester, incident: request.incident ?? null } }, started.effects);
     if (decision) records.push(policyDecisionRecord(decision, request, runbook.id, sourceHash, now, runId));
+    assertRecordable(records);
     const status = runStatusOf(started.snapshot);
     const observed = { runId, runbook: runbook.id, ...(runbook.costCenter ? { costCenter: runbook.costCenter } : {}) };
     const span = this.options.observer?.startRunSpan?.(observed);
@@ -168,6 +169,7 @@ export class Engine {
       if (!stepped.changed) return this.ignore(run, stamped, whyIgnored(runbook, run.snapshot.context, stamped), now);
       const version = run.version + 1;
       const records = recordsFor(this.recordContext(run, version, now), stamped, stepped.effects);
+      assertRecordable(records);
       const status = runStatusOf(stepped.snapshot);
       const effects = withMessageUpdate(run, stepped.effects);
       if (await this.store.commit(run, stepped.snapshot, status, { version, records, effects }, now)) {

@@ -13,6 +13,7 @@ import { SEVERITIES, type IncidentEvent } from '../machines/incident-types.ts';
 import type { Effect, Person } from '../machines/run-types.ts';
 import type { EngineLogger } from './engine.ts';
 import { EngineError, isEngineError } from './errors.ts';
+import { assertRecordable } from './audit-records.ts';
 import { incidentIgnoredRecord, incidentRecords } from './incident-audit.ts';
 import type { DeclareIncidentRequest, IncidentRecord, IncidentSendResult, Incidents } from './incident-port.ts';
 import type { IncidentDispatcher } from './incident-queues.ts';
@@ -69,6 +70,7 @@ export class IncidentService implements Incidents {
       ackEscalation: request.ackEscalation ?? this.options.ackEscalation ?? [],
     });
     const records = incidentRecords(id, 1, now, { type: 'incident.declared', context: started.snapshot.context }, started.effects);
+    assertRecordable(records);
     const outcome = await this.store.create(started.snapshot, now, { version: 1, records, effects: started.effects });
     if (!outcome.created) {
       // Another declare for the same PagerDuty incident won the race: its incident is the one.
@@ -98,6 +100,7 @@ export class IncidentService implements Incidents {
       }
       const version = loaded.record.version + 1;
       const records = incidentRecords(incidentId, version, stamped.at ?? now, stamped, stepped.effects);
+      assertRecordable(records);
       const indexes = {
         ...(stamped.type === 'incident.channel_created' ? { channelId: stamped.channel.channelId } : {}),
         ...(stamped.type === 'incident.pagerduty_linked' ? { pagerDutyIncidentId: stamped.pagerDuty.incidentId } : {}),

@@ -97,6 +97,18 @@ describe('IncidentService', () => {
     });
   });
 
+  describe('when an event names someone the audit log cannot record', () => {
+    it('refuses it before committing, and the incident keeps taking events', async () => {
+      te = await createTestEngine({ workers: {} });
+      const { incident } = await te.runtime.incidents.declare({ title: 'bad actor', source: 'slack', declaredBy: alice });
+      await expect(te.runtime.incidents.send(incident.id, { type: 'incident.note', by: { id: 'runbook-bot' }, text: 'hello' })).rejects.toMatchObject({ code: 'event_invalid', message: expect.stringContaining('actor') });
+      expect((await te.runtime.incidents.get(incident.id))?.version).toBe(incident.version);
+      const acked = await te.runtime.incidents.send(incident.id, { type: 'incident.acknowledge', by: alice, source: 'slack' });
+      expect(acked.applied).toBe(true);
+      expect(await te.redis.llen(te.runtime.keys.incidentOutbox(incident.id))).toBe(0);
+    });
+  });
+
   describe('when nobody acknowledges in time', () => {
     it('fires the escalation through the handler after the delay, audited as incident.escalated', async () => {
       const effects = recorder();
