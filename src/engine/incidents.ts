@@ -9,7 +9,8 @@ import type { Redis } from 'ioredis';
 import type { AuditStore } from '../audit/index.ts';
 import type { EscalationRung } from '../machines/ir.ts';
 import { applyIncidentEvent, startIncident } from '../machines/incident-machine.ts';
-import { SEVERITIES, type IncidentEvent } from '../machines/incident-types.ts';
+import { SEVERITIES, type IncidentContext, type IncidentEvent } from '../machines/incident-types.ts';
+import type { EngineObserver } from '../observability/observer.ts';
 import type { Effect, Person } from '../machines/run-types.ts';
 import type { EngineLogger } from './engine.ts';
 import { EngineError, isEngineError } from './errors.ts';
@@ -32,6 +33,8 @@ export interface IncidentServiceOptions {
   readonly ackEscalation?: readonly EscalationRung[];
   /** Attempts to commit against concurrent writers before giving up. @default 50 */
   readonly maxCommitAttempts?: number;
+  /** Incident KPIs for `/metrics`. */
+  readonly observer?: Pick<EngineObserver, 'incidentDeclared' | 'incidentAcknowledged' | 'incidentResolved' | 'incidentDiagnosed' | 'slaEscalated'>;
 }
 
 /** How long an incident's drain lock outlives a drainer that died holding it (as for runs). */
@@ -78,6 +81,7 @@ export class IncidentService implements Incidents {
       if (first) return { incident: first, created: false };
       throw new EngineError('incident_not_found', `PagerDuty incident ${request.pagerDuty?.incidentId} is indexed to ${outcome.existingId}, which does not exist`);
     }
+    this.options.observer?.incidentDeclared?.({ source: request.source, severity: started.snapshot.context.severity });
     this.options.logger.info({ incidentId: id, severity: started.snapshot.context.severity, source: request.source }, 'incident declared');
     await this.drain(id);
     return { incident: await this.require(id), created: true };
@@ -106,12 +110,23 @@ export class IncidentService implements Incidents {
         ...(stamped.type === 'incident.pagerduty_linked' ? { pagerDutyIncidentId: stamped.pagerDuty.incidentId } : {}),
       };
       if (await this.store.commit(incidentId, loaded.record.version, stepped.snapshot, { version, records, effects: stepped.effects }, now, indexes)) {
+        this.observe(loaded.record.context, stepped.snapshot.context, stamped);
         await this.drain(incidentId);
         return { applied: true, incident: await this.require(incidentId) };
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(50, attempt * 2) * Math.random()));
     }
     throw new EngineError('incident_busy', `incident ${incidentId} kept changing under ${attempts} attempts to apply ${event.type}`, { retryable: true });
+  }
+
+  /** Reports the incident KPIs (time to acknowledge and resolve, automatic diagnostics, ack escalations). */
+  private observe(before: IncidentContext, after: IncidentContext, event: IncidentEvent): void {
+    const observer = this.options.observer;
+    if (!observer) return;
+    if (!before.acknowledged && after.acknowledged) observer.incidentAcknowledged?.({ severity: after.severity, ms: Math.max(0, after.acknowledged.at - after.createdAt) });
+    if (!before.resolved && after.resolved) observer.incidentResolved?.({ severity: after.severity, ms: Math.max(0, after.resolved.at - after.createdAt) });
+    if (event.type === 'incident.run_started' && before.runs.length === 0) observer.incidentDiagnosed?.({ automatic: event.auto });
+    if (after.escalated.length > before.escalated.length) observer.slaEscalated?.({ kind: 'ack' });
   }
 
   get(incidentId: string): Promise<IncidentRecord | undefined> {

@@ -83,7 +83,7 @@ export async function createRuntime(options: RuntimeOptions): Promise<Runtime> {
   const queues = createQueues(connect('command', 'queues'), keys);
   const dispatcher = new Dispatcher(queues, redis, keys);
   const incidentQueues = createIncidentQueues(connect('command', 'incident-queues'), keys);
-  const incidents = new IncidentService({ redis, keys, audit: options.audit, dispatcher: new IncidentDispatcher(incidentQueues), logger: options.logger, ...(options.clock ? { clock: options.clock } : {}), ...(options.incidentAckEscalation ? { ackEscalation: options.incidentAckEscalation } : {}) });
+  const incidents = new IncidentService({ redis, keys, audit: options.audit, dispatcher: new IncidentDispatcher(incidentQueues), logger: options.logger, ...(options.clock ? { clock: options.clock } : {}), ...(options.incidentAckEscalation ? { ackEscalation: options.incidentAckEscalation } : {}), ...(options.observer ? { observer: options.observer } : {}) });
   const engine = new Engine({ redis, keys, audit: options.audit, catalog: options.catalog, dispatcher, logger: options.logger, ...(options.clock ? { clock: options.clock } : {}), ...(options.observer ? { observer: options.observer } : {}), onOutboxDrained: (runId, entry) => incidents.recordRunTransition(runId, entry), ...(options.slaDefaults ? { slaDefaults: options.slaDefaults } : {}), ...(options.policy ? { policy: options.policy } : {}) });
   const workers: EngineWorker[] = [];
   const settings = options.workerSettings;

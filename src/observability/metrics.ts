@@ -28,20 +28,12 @@ const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 const LONG_SECONDS = [1, 5, 15, 30, 60, 120, 300, 600, 1_800, 3_600, 7_200, 14_400, 43_200, 86_400];
 
 /** What {@link createMetrics} returns. */
-export interface Metrics extends Required<Pick<EngineObserver, 'runStarted' | 'runFinished' | 'stepFinished' | 'jobStarted' | 'auditAppended' | 'approvalClosed' | 'slaEscalated' | 'costIncurred'>> {
+export interface Metrics extends Required<Pick<EngineObserver, 'runStarted' | 'runFinished' | 'stepFinished' | 'jobStarted' | 'auditAppended' | 'approvalClosed' | 'slaEscalated' | 'costIncurred' | 'incidentDeclared' | 'incidentAcknowledged' | 'incidentResolved' | 'incidentDiagnosed'>> {
   readonly registry: Registry;
   /** Samples these queues' job counts at every scrape. */
   watchQueues(queues: readonly WatchedQueue[]): void;
   /** One HTTP request of the web process; `route` is the matched route's path, never the raw URL. */
   observeHttp(request: { readonly route: string; readonly method: string; readonly status: number; readonly durationMs: number }): void;
-  /** An incident was declared. Call from the incident service's declare path (issue 6). */
-  incidentDeclared(incident: { readonly source: string; readonly severity: string }): void;
-  /** First acknowledgement, `ms` after the incident was declared. */
-  incidentAcknowledged(incident: { readonly severity: string; readonly ms: number }): void;
-  /** Resolved, `ms` after the incident was declared. */
-  incidentResolved(incident: { readonly severity: string; readonly ms: number }): void;
-  /** Diagnostics ran for an incident: `automatic` when a trigger started them, false when a person did. */
-  incidentDiagnosed(diagnosis: { readonly automatic: boolean }): void;
   /** The Prometheus text exposition. */
   render(): Promise<{ readonly contentType: string; readonly body: string }>;
 }

@@ -48,6 +48,14 @@ export interface EngineObserver {
   slaEscalated?(escalation: { readonly kind: string }): void;
   /** An executor reported cost: `amount` of `unit` (`instance_seconds`, `partitions`). */
   costIncurred?(cost: { readonly costCenter?: string; readonly executor: string; readonly unit: string; readonly amount: number }): void;
+  /** An incident was declared (the incident KPIs). */
+  incidentDeclared?(incident: { readonly source: string; readonly severity: string }): void;
+  /** First acknowledgement, `ms` after the incident was declared. */
+  incidentAcknowledged?(incident: { readonly severity: string; readonly ms: number }): void;
+  /** Resolved, `ms` after the incident was declared. */
+  incidentResolved?(incident: { readonly severity: string; readonly ms: number }): void;
+  /** The first diagnostic run of an incident started: `automatic` when a PagerDuty trigger started it. */
+  incidentDiagnosed?(diagnosis: { readonly automatic: boolean }): void;
 }
 
 /** The span of a run's start, open until {@link RunSpan.end}. */
@@ -80,6 +88,10 @@ export function composeObservers(...observers: readonly (EngineObserver | undefi
     approvalClosed: each('approvalClosed'),
     slaEscalated: each('slaEscalated'),
     costIncurred: each('costIncurred'),
+    incidentDeclared: each('incidentDeclared'),
+    incidentAcknowledged: each('incidentAcknowledged'),
+    incidentResolved: each('incidentResolved'),
+    incidentDiagnosed: each('incidentDiagnosed'),
     ...(spans?.startRunSpan ? { startRunSpan: (run: ObservedRun) => spans.startRunSpan?.(run) } : {}),
     ...(steps?.step ? { step: <T>(step: ObservedStep & { readonly traceparent?: string }, call: () => Promise<T>) => (steps.step ? steps.step(step, call) : call()) } : {}),
   };

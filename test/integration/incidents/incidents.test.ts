@@ -97,6 +97,28 @@ describe('IncidentService', () => {
     });
   });
 
+  describe('when an incident goes from declared to resolved', () => {
+    it('reports the KPIs once each: declared, automatic diagnostics, time to acknowledge and to resolve', async () => {
+      const seen: string[] = [];
+      te = await createTestEngine({
+        workers: {},
+        observer: {
+          incidentDeclared: (i) => seen.push(`declared ${i.source} ${i.severity}`),
+          incidentDiagnosed: (d) => seen.push(`diagnosed ${d.automatic ? 'automatic' : 'manual'}`),
+          incidentAcknowledged: (i) => seen.push(`acknowledged ${i.severity} ${i.ms >= 0}`),
+          incidentResolved: (i) => seen.push(`resolved ${i.severity} ${i.ms >= 0}`),
+        },
+      });
+      const { incident } = await te.runtime.incidents.declare({ title: 'kpi', source: 'pagerduty', declaredBy: pd, severity: 'sev2', pagerDuty: { incidentId: 'PKPI' } });
+      await te.runtime.incidents.send(incident.id, { type: 'incident.run_started', runId: 'R1', runbookId: 'diagnose', by: pd, auto: true });
+      await te.runtime.incidents.send(incident.id, { type: 'incident.run_started', runId: 'R2', runbookId: 'rollback', by: alice, auto: false });
+      await te.runtime.incidents.send(incident.id, { type: 'incident.acknowledge', by: alice, source: 'slack' });
+      await te.runtime.incidents.send(incident.id, { type: 'incident.acknowledge', by: alice, source: 'slack' });
+      await te.runtime.incidents.send(incident.id, { type: 'incident.resolve', by: alice, source: 'slack' });
+      expect(seen).toEqual(['declared pagerduty sev2', 'diagnosed automatic', 'acknowledged sev2 true', 'resolved sev2 true']);
+    });
+  });
+
   describe('when an event names someone the audit log cannot record', () => {
     it('refuses it before committing, and the incident keeps taking events', async () => {
       te = await createTestEngine({ workers: {} });
