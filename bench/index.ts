@@ -9,7 +9,7 @@ import { benchSlack } from './slack.ts';
 import { benchSla } from './sla.ts';
 import { benchWebhook } from './webhook.ts';
 import { benchAudit } from './audit.ts';
-import { printTable } from './stats.ts';
+import { printTable, type Figure } from './stats.ts';
 
 // BENCH=executors,compiler runs only those sections.
 const only = process.env['BENCH']?.toLowerCase().split(',');
@@ -24,4 +24,12 @@ const sections: [string, () => Promise<Parameters<typeof printTable>[1]> | Param
 ];
 
 console.log(`# Runbook Bot benchmarks (node ${process.version}, ${new Date().toISOString()})`);
-for (const [title, run] of sections) if (!only || only.includes(title.toLowerCase())) printTable(title, await run());
+const all: Figure[] = [];
+for (const [title, run] of sections) {
+  if (only && !only.includes(title.toLowerCase())) continue;
+  // Each section prints as it finishes (a long run shows progress); the summary below has them all.
+  const figures = await run();
+  printTable(title, figures);
+  all.push(...figures.map((f) => ({ ...f, name: `${title}: ${f.name}` })));
+}
+printTable('All figures', all);

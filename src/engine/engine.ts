@@ -137,7 +137,7 @@ export class Engine {
     const started = startRun(machine, { runId, runbookId: runbook.id, requester: request.requester, params: params.values, incident: request.incident ?? null, startedAt: now, ...auto, ...(this.options.slaDefaults ? { slaDefaults: this.options.slaDefaults } : {}) });
     const concurrencyKey = runbook.concurrency ? String(renderTemplate(runbook.concurrency, { params: params.values, incident: request.incident ?? null })) : undefined;
     const context = this.recordContext({ id: runId, runbookId: runbook.id, sourceHash, incidentId: request.incident?.id, params: params.values, source: request.source, runbookFile: request.file }, 1, now);
-    const records = recordsFor(context, { type: 'run.started', actor: request.requester.id, data: { runbook: runbook.id, file: request.file, sourceHash, source: request.source, params: params.values, requester: request.requester, incident: request.incident ?? null } }, started.effects);
+    const records = recordsFor(context, { type: 'run.started', actor: request.requester.id, data: { runbook: runbook.id, file: request.file, sourceHash, source: request.source, ...(runbook.costCenter ? { costCenter: runbook.costCenter } : {}), params: params.values, requester: request.requester, incident: request.incident ?? null } }, started.effects);
     if (decision) records.push(policyDecisionRecord(decision, request, runbook.id, sourceHash, now, runId));
     assertRecordable(records);
     const status = runStatusOf(started.snapshot);

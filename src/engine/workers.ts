@@ -3,6 +3,7 @@
  * due delayed job into `timer.fired`, `notify` hands outbound effects to a notifier. Stalled-job
  * settings are short so a killed worker's job is picked up in seconds, not BullMQ's default 30 s.
  */
+import { costOf } from '../observability/cost.ts';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { toStepError, type ExecutorRegistry } from './executor-contract.ts';
@@ -129,7 +130,8 @@ export async function createStepWorker(options: StepWorkerOptions): Promise<Engi
         output = await pending;
         outcome = 'succeeded';
         await injectFault(options.fault, data, 'after-executor');
-        event = { type: 'step.succeeded', stepId: data.stepId, attempt: data.attempt, phase: data.phase, output: redactJson(capOutput(output), redact) };
+        const cost = costOf(data.executor, output, performance.now() - startedMs);
+        event = { type: 'step.succeeded', stepId: data.stepId, attempt: data.attempt, phase: data.phase, output: redactJson(capOutput(output), redact), ...(cost.length > 0 ? { cost } : {}) };
       } catch (error) {
         const stepError = toStepError(error);
         event = failed(data, { ...stepError, message: redact(stepError.message) });

@@ -119,7 +119,8 @@ export interface RunContext {
 type At = { readonly at?: number };
 
 export type RunEvent =
-  | ({ type: 'step.succeeded'; stepId: string; attempt: number; phase?: 'do' | 'undo'; output?: unknown } & At)
+  /** `cost`: what the call consumed as its output states it (SSM instance-seconds, backfill partitions), for the audit trail. */
+  | ({ type: 'step.succeeded'; stepId: string; attempt: number; phase?: 'do' | 'undo'; output?: unknown; cost?: readonly { readonly unit: string; readonly amount: number }[] } & At)
   | ({ type: 'step.failed'; stepId: string; attempt: number; phase?: 'do' | 'undo'; error: StepError } & At)
   | ({ type: 'approval.granted'; stepId: string; by: Person } & At)
   | ({ type: 'approval.rejected'; stepId: string; by: Person; reason?: string } & At)

@@ -4,7 +4,7 @@
  */
 import type { AuditRecord, AuditRunSummary, VerifyResult } from '../../audit/index.ts';
 
-const CSV_COLUMNS = ['seq', 'at', 'time', 'run_id', 'incident_id', 'actor', 'type', 'runbook_id', 'runbook_hash', 'data', 'prev_hash', 'hash'] as const;
+const CSV_COLUMNS = ['seq', 'at', 'time', 'run_id', 'incident_id', 'actor', 'type', 'runbook_id', 'runbook_hash', 'cost_center', 'cost', 'data', 'prev_hash', 'hash'] as const;
 
 /** ISO time of epoch ms. */
 export function isoTime(at: number): string {
@@ -38,9 +38,26 @@ export function csvRow(record: AuditRecord): string {
   const values: Record<(typeof CSV_COLUMNS)[number], string> = {
     seq: String(record.seq), at: String(record.at), time: isoTime(record.at), run_id: record.runId ?? '', incident_id: record.incidentId ?? '',
     actor: record.actor, type: record.type, runbook_id: record.runbookId ?? '', runbook_hash: record.runbookHash ?? '',
-    data: JSON.stringify(record.data), prev_hash: record.prevHash, hash: record.hash,
+    ...costColumns(record), data: JSON.stringify(record.data), prev_hash: record.prevHash, hash: record.hash,
   };
   return `${CSV_COLUMNS.map((column) => csvField(values[column])).join(',')}\r\n`;
+}
+
+/**
+ * Cost attribution: a run's `cost_center` (on its `run.started` record) and what a step's call
+ * consumed (`cost` on `step.succeeded`, e.g. `120 instance_seconds`), as their own columns so a
+ * spreadsheet can sum them without parsing `data`.
+ */
+export function costColumns(record: AuditRecord): { cost_center: string; cost: string } {
+  const data = typeof record.data === 'object' && record.data !== null ? (record.data as Record<string, unknown>) : {};
+  const center = typeof data['costCenter'] === 'string' ? data['costCenter'] : '';
+  const cost = Array.isArray(data['cost'])
+    ? (data['cost'] as unknown[]).flatMap((c) => {
+      const entry = c as { unit?: unknown; amount?: unknown };
+      return typeof entry.unit === 'string' && typeof entry.amount === 'number' ? [`${Math.round(entry.amount * 1_000) / 1_000} ${entry.unit}`] : [];
+    }).join('; ')
+    : '';
+  return { cost_center: center, cost };
 }
 
 /** The Markdown table header. */

@@ -15,10 +15,10 @@ async function runCli(opened: OpenedStore, args: string[], env: Record<string, s
 }
 
 const RUN: AuditRecordInput[] = [
-  { id: 'r1.1.0', at: Date.UTC(2024, 4, 1, 12), runId: 'r1', incidentId: 'PINC1', runbookId: 'rollback', runbookHash: 'c'.repeat(64), actor: 'U1REQ', type: 'run.started', data: { runbook: 'rollback', params: { model: 'fraud, "v2"', note: 'line1\nline2' } } },
+  { id: 'r1.1.0', at: Date.UTC(2024, 4, 1, 12), runId: 'r1', incidentId: 'PINC1', runbookId: 'rollback', runbookHash: 'c'.repeat(64), actor: 'U1REQ', type: 'run.started', data: { runbook: 'rollback', costCenter: 'ml-platform', params: { model: 'fraud, "v2"', note: 'line1\nline2' } } },
   { id: 'r1.2.0', at: Date.UTC(2024, 4, 1, 12, 5), runId: 'r1', runbookId: 'rollback', actor: 'U2APP', type: 'approval.granted', data: { stepId: 'approve', by: { id: 'U2APP' } } },
   { id: 'r1.2.1', at: Date.UTC(2024, 4, 1, 12, 5), runId: 'r1', runbookId: 'rollback', actor: 'system', type: 'step.started', data: { kind: 'step.run', stepId: 'roll', phase: 'do', attempt: 1, executor: 'rollback', input: { model: 'fraud' } } },
-  { id: 'r1.3.0', at: Date.UTC(2024, 4, 1, 12, 6), runId: 'r1', runbookId: 'rollback', actor: 'system', type: 'step.succeeded', data: { stepId: 'roll', output: { version: 'v1' } } },
+  { id: 'r1.3.0', at: Date.UTC(2024, 4, 1, 12, 6), runId: 'r1', runbookId: 'rollback', actor: 'system', type: 'step.succeeded', data: { stepId: 'roll', output: { version: 'v1' }, cost: [{ unit: 'instance_seconds', amount: 42.5 }] } },
   { id: 'r1.3.1', at: Date.UTC(2024, 4, 1, 12, 6), runId: 'r1', runbookId: 'rollback', actor: 'system', type: 'run.finished', data: { kind: 'run.finished', status: 'succeeded' } },
   { id: 'r2.1.0', at: Date.UTC(2024, 4, 2), runId: 'r2', runbookId: 'failover', actor: 'cli:alice', type: 'run.started', data: { runbook: 'failover', params: {} } },
 ];
@@ -68,8 +68,9 @@ describe('runbook audit', () => {
       await opened.store.append(RUN);
       const { stdout } = await runCli(opened, ['export', '--format', 'csv', '--run', 'r1']);
       const lines = stdout.split('\r\n');
-      expect(lines[0]).toBe('seq,at,time,run_id,incident_id,actor,type,runbook_id,runbook_hash,data,prev_hash,hash');
-      expect(stdout).toContain(',"{""params"":{""model"":""fraud, \\""v2\\"""",""note"":""line1\\nline2""},""runbook"":""rollback""}",');
+      expect(lines[0]).toBe('seq,at,time,run_id,incident_id,actor,type,runbook_id,runbook_hash,cost_center,cost,data,prev_hash,hash');
+      expect(stdout).toContain(',ml-platform,,"{""costCenter"":""ml-platform"",""params"":{""model"":""fraud, \\""v2\\"""",""note"":""line1\\nline2""},""runbook"":""rollback""}",');
+      expect(lines.find((line) => line.includes('step.succeeded'))).toContain(',,42.5 instance_seconds,');
       expect(lines.filter((line) => /^\d+,/.test(line))).toHaveLength(5);
     });
 
