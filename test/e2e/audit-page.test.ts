@@ -4,6 +4,8 @@
  * Runs are real (engine + Redis + SQLite audit store); the page reads only the audit store.
  */
 import { existsSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +17,8 @@ import { createTestEngine, type TestEngine } from '../helpers/engine.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'audit-token-for-tests-0123456789';
-const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+// The README's screenshots: `SCREENSHOT_DIR=docs/screenshots npx vitest run test/e2e/audit-page.test.ts` refreshes them.
+const SCREENSHOTS = `${process.env['SCREENSHOT_DIR'] ? join(fileURLToPath(new URL('../../', import.meta.url)), process.env['SCREENSHOT_DIR']) : join(tmpdir(), 'runbook-audit-screenshots')}/`;
 
 const GATED = `---
 id: gated-change

@@ -16,7 +16,8 @@ import { slackSignature } from '../../src/sandbox/slack-requests.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const SCREENSHOTS = join(ROOT, 'docs', 'screenshots');
+// The README's screenshots: `SCREENSHOT_DIR=docs/screenshots npx vitest run test/e2e/console.test.ts` refreshes them.
+const SCREENSHOTS = process.env['SCREENSHOT_DIR'] ? join(ROOT, process.env['SCREENSHOT_DIR']) : join(tmpdir(), 'runbook-console-screenshots');
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium) console.warn(`console.test.ts skipped: ${CHROMIUM} is missing (install the chromium package to run the console tests)`);
 
