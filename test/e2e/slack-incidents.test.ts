@@ -5,12 +5,10 @@
  * commands. Assertions are on what Slack received (channels, members, pins, posts) and on the
  * ephemeral replies.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { engineKeys } from '../../src/engine/keys.ts';
@@ -18,10 +16,9 @@ import { RunStore } from '../../src/engine/run-store.ts';
 import { startSlackStandIn, type SlackStandIn, type StandInMessage } from '../../src/sandbox/slack.ts';
 import { createSlackRequestSender, type SlackDelivery, type SlackRequestSender } from '../../src/sandbox/slack-requests.ts';
 import { REDIS_URL } from '../helpers/engine.ts';
-import { freePort, startWorkerProcess, stopAllProcesses, type WorkerEnv } from '../helpers/processes.ts';
+import { freePort, startWebProcess, startWorkerProcess, stopAllProcesses, type WebProcess, type WorkerEnv } from '../helpers/processes.ts';
+import { outputTail, sleep, waiter } from '../helpers/wait.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/runbook.mjs', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SECRET = 'e2e-incidents-secret';
 const TOKEN = 'xoxb-test-token';
 const OTHER_CHANNEL = 'C0MLINC001';
@@ -48,8 +45,7 @@ let dir: string;
 let prefix: string;
 let slack: SlackStandIn;
 let sender: SlackRequestSender;
-let web: ChildProcess;
-let output = '';
+let web: WebProcess;
 let redis: Redis;
 let store: RunStore;
 
@@ -63,31 +59,14 @@ beforeAll(async () => {
   const base = { REDIS_URL, RUNBOOK_REDIS_PREFIX: prefix, DATA_DIR: join(dir, 'var'), RUNBOOK_TEST_EXECUTORS: '1' } as const;
   const workerEnv: WorkerEnv & Record<string, string> = { ...base, SLACK_BOT_TOKEN: TOKEN, SLACK_API_URL: slack.url, RUNBOOKS_DIR: runbooks };
   await startWorkerProcess(workerEnv, { name: 'incidents worker' });
-  const port = await freePort();
-  web = spawn(process.execPath, [BIN, 'web'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', LOG_LEVEL: 'info', ...base,
-      RUNBOOKS_DIR: runbooks, SLACK_BOT_TOKEN: TOKEN, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url, PORT: String(port), HOST: '127.0.0.1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  web.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  web.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  await until(() => (/"msg":"web ready"/.test(output) ? true : undefined), 'web ready', 30_000);
-  sender = await createSlackRequestSender({ url: `http://127.0.0.1:${port}/slack/events`, signingSecret: SECRET });
+  const webEnv = { ...base, RUNBOOKS_DIR: runbooks, SLACK_BOT_TOKEN: TOKEN, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url, PORT: String(await freePort()) };
+  web = await startWebProcess(webEnv, { name: 'incidents web' });
+  sender = await createSlackRequestSender({ url: web.slackEventsUrl, signingSecret: SECRET });
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
   store = new RunStore(redis, engineKeys(prefix));
 }, 60_000);
 
 afterAll(async () => {
-  if (web && web.exitCode === null) {
-    const exited = new Promise((resolve) => web.once('exit', resolve));
-    web.kill('SIGTERM');
-    const timer = setTimeout(() => web.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
   await stopAllProcesses();
   await sender?.close();
   await slack?.close();
@@ -99,15 +78,7 @@ afterAll(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
-async function until<T>(read: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; web output:\n${output.slice(-3_000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = waiter({ timeoutMs: 20_000, intervalMs: 50, describe: outputTail('web', () => web.output(), 3_000) });
 
 /** The whole ephemeral reply to a command (text and blocks). */
 async function reply(delivery: SlackDelivery): Promise<string> {
@@ -161,7 +132,7 @@ describe('incidents in Slack', () => {
       expect(answer).toContain('belongs to no incident. Nothing was done.');
       expect(answer).toContain(incidentId);
       expect(answer).toContain(`<#${channel}>`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await sleep(500);
       expect(shown(slack.state.pinnedIn(channel)[0])).toContain('Triggered, not acknowledged yet');
     });
   });

@@ -12,6 +12,7 @@ import { createSlackNotifier, lateBoundNotifier } from '../../../src/bot/notifie
 import { createSlackClient } from '../../../src/integrations/slack.ts';
 import { startSlackStandIn, type SlackStandIn } from '../../../src/sandbox/slack.ts';
 import { createTestEngine, quietLogger, type TestEngine } from '../../helpers/engine.ts';
+import { until } from '../../helpers/wait.ts';
 
 const alice = { id: 'U0REQUEST1', name: 'alice' };
 const today = () => new Date().toISOString().slice(0, 10).replace(/-/g, '');
@@ -43,16 +44,6 @@ async function harness(channels?: Parameters<typeof startSlackStandIn>[0]): Prom
   return { t, standIn, handler: (job) => handler(job) };
 }
 
-async function eventually<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 const channelNamed = (h: Harness, name: string) => [...h.standIn.state.channels.values()].find((c) => c.name === name);
 
 describe('Slack incident effects', () => {
@@ -61,15 +52,15 @@ describe('Slack incident effects', () => {
       const name = `inc-${today()}-disk-full`;
       const h = await harness({ channels: [{ id: 'C0OLD00001', name }] });
       const { incident } = await h.t.runtime.incidents.declare({ title: 'Disk full', source: 'slack', declaredBy: alice, responders: [alice.id] });
-      const made = await eventually(() => channelNamed(h, `${name}-2`), 'the -2 channel');
-      const linked = await eventually(async () => (await h.t.runtime.incidents.get(incident.id))?.context.slack ?? undefined, 'the channel on the incident');
+      const made = await until(() => channelNamed(h, `${name}-2`), 'the -2 channel');
+      const linked = await until(async () => (await h.t.runtime.incidents.get(incident.id))?.context.slack ?? undefined, 'the channel on the incident');
       expect(linked).toEqual(expect.objectContaining({ channelId: made.id, name: `${name}-2` }));
-      await eventually(() => h.standIn.state.channels.get(made.id)?.members.includes(alice.id), 'alice invited');
+      await until(() => h.standIn.state.channels.get(made.id)?.members.includes(alice.id), 'alice invited');
 
       await h.handler({ incidentId: incident.id, version: 1, effect: { kind: 'incident.channel.create', name, responders: [alice.id] } });
       expect(h.standIn.state.callsTo('conversations.create').filter((c) => c['name'] === `${name}-3`)).toEqual([]);
       expect([...h.standIn.state.channels.values()].filter((c) => c.name.startsWith(name))).toHaveLength(2);
-      await eventually(() => h.standIn.state.pinnedIn(made.id).length === 1, 'the pinned summary');
+      await until(() => h.standIn.state.pinnedIn(made.id).length === 1, 'the pinned summary');
     });
   });
 
@@ -79,7 +70,7 @@ describe('Slack incident effects', () => {
       h.standIn.state.dropNextReply('conversations.create');
       const { incident } = await h.t.runtime.incidents.declare({ title: 'Lost reply', source: 'slack', declaredBy: alice, responders: [alice.id] });
       const name = `inc-${today()}-lost-reply`;
-      const linked = await eventually(async () => (await h.t.runtime.incidents.get(incident.id))?.context.slack ?? undefined, 'the channel on the incident', 20_000);
+      const linked = await until(async () => (await h.t.runtime.incidents.get(incident.id))?.context.slack ?? undefined, 'the channel on the incident', { timeoutMs: 20_000 });
       expect(linked.name).toBe(name);
       expect([...h.standIn.state.channels.values()].filter((c) => c.name.startsWith(name))).toHaveLength(1);
       expect(h.standIn.state.calls.filter((c) => c.method === 'conversations.create').map((c) => c.outcome)).toEqual(['dropped', 'name_taken']);
@@ -90,13 +81,13 @@ describe('Slack incident effects', () => {
     it('posts after Retry-After instead of failing, once', async () => {
       const h = await harness();
       const { incident } = await h.t.runtime.incidents.declare({ title: 'Rate limited', source: 'slack', declaredBy: alice });
-      const channel = await eventually(async () => {
+      const channel = await until(async () => {
         const slack = (await h.t.runtime.incidents.get(incident.id))?.context.slack;
         return slack?.summaryTs ? slack : undefined;
       }, 'the summary');
       h.standIn.state.rateLimitNext(1, 1, 'chat.postMessage');
       await h.t.runtime.incidents.send(incident.id, { type: 'incident.acknowledge', by: alice, source: 'slack' });
-      const post = await eventually(() => h.standIn.state.messagesIn(channel.channelId).find((m) => m.text.includes('acknowledged by alice')), 'the post after the 429');
+      const post = await until(() => h.standIn.state.messagesIn(channel.channelId).find((m) => m.text.includes('acknowledged by alice')), 'the post after the 429');
       expect(post).toBeDefined();
       expect(h.standIn.state.calls.filter((c) => c.method === 'chat.postMessage').map((c) => c.outcome)).toContain('ratelimited');
       await new Promise((r) => setTimeout(r, 1_500));
@@ -112,8 +103,8 @@ describe('Slack incident effects', () => {
         file: 'auto.md', source: '# Auto\n\n## Look {#look}\nLook at the graphs.\n', params: {}, requester: { id: 'pagerduty', name: 'PagerDuty' },
         incident: { id: incident.id }, origin: { kind: 'pagerduty', incidentId: incident.id },
       });
-      const channel = await eventually(async () => (await h.t.runtime.incidents.get(incident.id))?.context.slack ?? undefined, 'the channel');
-      const message = await eventually(() => h.standIn.state.messagesIn(channel.channelId).find((m) => (m.metadata as { event_payload?: { run_id?: string } } | undefined)?.event_payload?.run_id === run.id), 'the run message in the incident channel');
+      const channel = await until(async () => (await h.t.runtime.incidents.get(incident.id))?.context.slack ?? undefined, 'the channel');
+      const message = await until(() => h.standIn.state.messagesIn(channel.channelId).find((m) => (m.metadata as { event_payload?: { run_id?: string } } | undefined)?.event_payload?.run_id === run.id), 'the run message in the incident channel');
       expect(JSON.stringify(message.blocks)).toContain('runbook.done');
     });
   });

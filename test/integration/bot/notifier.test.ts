@@ -11,6 +11,7 @@ import { createSlackClient } from '../../../src/integrations/slack.ts';
 import type { Person } from '../../../src/machines/run-types.ts';
 import { startSlackStandIn, type SlackStandIn, type StandInMessage } from '../../../src/sandbox/slack.ts';
 import { createTestEngine, quietLogger, REDIS_URL, testCatalog, type TestEngine } from '../../helpers/engine.ts';
+import { until } from '../../helpers/wait.ts';
 
 const CHANNEL = 'C123';
 const alice: Person = { id: 'U0REQUEST1', name: 'alice' };
@@ -76,16 +77,6 @@ async function harness(extra: Partial<SlackNotifierOptions> = {}): Promise<Harne
   return { t, standIn, start };
 }
 
-async function eventually<T>(probe: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const topLevel = (h: Harness) => h.standIn.state.messagesIn(CHANNEL).filter((m) => m.thread_ts === undefined);
 const repliesTo = (h: Harness, ts: string) => h.standIn.state.messagesIn(CHANNEL).filter((m) => m.thread_ts === ts);
 const shows = (message: StandInMessage | undefined, text: string) => message !== undefined && JSON.stringify(message.blocks ?? '').includes(text);
@@ -99,25 +90,25 @@ describe('Slack notifier', () => {
     it('posts one message on the first effect, updates it in place to the final state, and threads the outputs', async () => {
       const h = await harness();
       const run = await h.start(LIFECYCLE, { target: 'alpha', token: 'tok-s3cret' });
-      const posted = await eventually(() => messageOf(h, run.id), 'the run message');
+      const posted = await until(() => messageOf(h, run.id), 'the run message');
       expect(shows(posted, 'runbook.done')).toBe(true);
       expect(JSON.stringify(h.standIn.state.calls)).toContain('[secret]');
 
       await h.t.runtime.engine.send(run.id, { type: 'manual.done', stepId: 'prepare', by: alice });
-      await eventually(() => shows(messageOf(h, run.id), 'runbook.approve'), 'the approval buttons');
+      await until(() => shows(messageOf(h, run.id), 'runbook.approve'), 'the approval buttons');
       await h.t.runtime.engine.send(run.id, { type: 'approval.granted', stepId: 'approve', by: bob });
       await h.t.waitFor(run.id, (r) => r.snapshot.context.steps['confirm']?.status === 'awaiting_manual');
       await h.t.runtime.engine.send(run.id, { type: 'manual.done', stepId: 'confirm', by: alice });
       await h.t.settled(run.id);
 
-      const final = await eventually(() => (shows(messageOf(h, run.id), '✅ *Succeeded*') ? messageOf(h, run.id) : undefined), 'the final state');
+      const final = await until(() => (shows(messageOf(h, run.id), '✅ *Succeeded*') ? messageOf(h, run.id) : undefined), 'the final state');
       expect(topLevel(h)).toHaveLength(1);
       expect(callIndexes(h, 'chat.postMessage')).toHaveLength(1);
       expect(callIndexes(h, 'chat.update').length).toBeGreaterThanOrEqual(2);
       expect(shows(final, 'approved by <@U0APPROVE1> at <!date^')).toBe(true);
       expect(shows(final, 'runbook.cancel')).toBe(false);
       expect(shows(final, `runbook audit show ${run.id}`)).toBe(true);
-      const replies = await eventually(() => (repliesTo(h, final.ts).length > 0 ? repliesTo(h, final.ts) : undefined), 'the output in the thread');
+      const replies = await until(() => (repliesTo(h, final.ts).length > 0 ? repliesTo(h, final.ts) : undefined), 'the output in the thread');
       expect(replies).toHaveLength(1);
       // The step worker already masks secrets in outputs (`[redacted]`); the message masks what is left.
       expect(JSON.stringify(replies[0]?.blocks)).toMatch(/```\\n\{\\n {2}\\"key\\": .*\\"label\\": \\"apply alpha \[(redacted|secret)\]\\"/);
@@ -139,13 +130,13 @@ describe('Slack notifier', () => {
       const h = await harness();
       const steps = 12;
       const run = await h.start(checklist(steps));
-      await eventually(() => messageOf(h, run.id), 'the run message');
+      await until(() => messageOf(h, run.id), 'the run message');
       for (let i = 1; i <= steps; i += 1) {
         await h.t.runtime.engine.send(run.id, { type: 'manual.done', stepId: `m${i}`, by: bob });
         await new Promise((r) => setTimeout(r, 200));
       }
       await h.t.settled(run.id);
-      const final = await eventually(() => (shows(messageOf(h, run.id), '✅ *Succeeded*') ? messageOf(h, run.id) : undefined), 'the final state');
+      const final = await until(() => (shows(messageOf(h, run.id), '✅ *Succeeded*') ? messageOf(h, run.id) : undefined), 'the final state');
       expect(shows(final, `${steps}. Step ${steps}* — done by <@U0APPROVE1>`) || shows(final, `${steps}. Step ${steps} — done by <@U0APPROVE1>`)).toBe(true);
       const writes = [...callIndexes(h, 'chat.postMessage'), ...callIndexes(h, 'chat.update')].sort((a, b) => a - b).map((i) => h.standIn.state.calls[i]?.at ?? Infinity);
       const updates = callIndexes(h, 'chat.update');
@@ -160,14 +151,14 @@ describe('Slack notifier', () => {
     it('waits that long, then shows the latest state: nothing lost, nothing out of order', async () => {
       const h = await harness();
       const run = await h.start(checklist(3));
-      await eventually(() => messageOf(h, run.id), 'the run message');
+      await until(() => messageOf(h, run.id), 'the run message');
       h.standIn.state.rateLimitNext(1, 2, 'chat.update');
       await h.t.runtime.engine.send(run.id, { type: 'manual.done', stepId: 'm1', by: bob });
-      const limited = await eventually(() => callIndexes(h, 'chat.update', 'ratelimited')[0], 'the 429');
+      const limited = await until(() => callIndexes(h, 'chat.update', 'ratelimited')[0], 'the 429');
       await h.t.runtime.engine.send(run.id, { type: 'manual.done', stepId: 'm2', by: bob });
       await h.t.runtime.engine.send(run.id, { type: 'manual.done', stepId: 'm3', by: alice });
       await h.t.settled(run.id);
-      const final = await eventually(() => (shows(messageOf(h, run.id), '✅ *Succeeded*') ? messageOf(h, run.id) : undefined), 'the final state');
+      const final = await until(() => (shows(messageOf(h, run.id), '✅ *Succeeded*') ? messageOf(h, run.id) : undefined), 'the final state');
       expect(shows(final, '3. Step 3 — done by <@U0REQUEST1>')).toBe(true);
       const next = h.standIn.state.calls.findIndex((_, i) => i > limited);
       expect(next).toBeGreaterThan(limited);
@@ -182,9 +173,9 @@ describe('Slack notifier', () => {
       const h = await harness();
       h.standIn.state.dropNextReply('chat.postMessage');
       const run = await h.start(checklist(1));
-      await eventually(() => callIndexes(h, 'chat.update')[0], 'an update of the adopted message');
+      await until(() => callIndexes(h, 'chat.update')[0], 'an update of the adopted message');
       await h.t.runtime.engine.send(run.id, { type: 'manual.done', stepId: 'm1', by: bob });
-      await eventually(() => shows(messageOf(h, run.id), '✅ *Succeeded*'), 'the final state');
+      await until(() => shows(messageOf(h, run.id), '✅ *Succeeded*'), 'the final state');
       expect(topLevel(h)).toHaveLength(1);
     });
   });
@@ -206,7 +197,7 @@ describe('Slack notifier', () => {
       // And the same job handed to both notifiers at once, several times.
       const job = { runId: runs[0]?.id ?? '', version: 1, effect: { kind: 'manual.request' as const, stepId: 'manual', instructions: '' } };
       await Promise.all([other(job), other(job), other(job), other(job)]);
-      for (const run of runs) await eventually(() => messageOf(h, run.id), `the message of ${run.id}`);
+      for (const run of runs) await until(() => messageOf(h, run.id), `the message of ${run.id}`);
       await new Promise((r) => setTimeout(r, 1_500));
       expect(topLevel(h)).toHaveLength(runs.length);
       expect(callIndexes(h, 'chat.postMessage')).toHaveLength(runs.length);

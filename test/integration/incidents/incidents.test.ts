@@ -5,6 +5,7 @@ import { incidentTimerJobId } from '../../../src/engine/incident-queues.ts';
 import { createRuntime } from '../../../src/engine/runtime.ts';
 import type { Person } from '../../../src/machines/run-types.ts';
 import { createTestEngine, quietLogger, REDIS_URL, testCatalog, type TestEngine } from '../../helpers/engine.ts';
+import { until } from '../../helpers/wait.ts';
 
 const alice: Person = { id: 'UALICE', name: 'alice' };
 const pd: Person = { id: 'pagerduty', name: 'PagerDuty' };
@@ -19,16 +20,6 @@ function recorder() {
     },
     kinds: (incidentId: string) => jobs.filter((j) => j.incidentId === incidentId).map((j) => j.effect.kind),
   };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 const incidentRecords = async (te: TestEngine, incidentId: string): Promise<AuditRecord[]> => (await te.audit.list({ limit: 10_000 })).filter((r) => r.incidentId === incidentId);
@@ -81,7 +72,7 @@ describe('IncidentService', () => {
       ]);
       expect(records[0]?.id).toBe(`${incident.id}.1.0`);
       expect(records.find((r) => r.type === 'incident.event_ignored')?.data).toMatchObject({ reason: 'already_acknowledged' });
-      await until('the PagerDuty sync effects', () => effects.jobs.filter((j) => j.effect.kind === 'pagerduty.status').length === 2 || undefined);
+      await until(() => effects.jobs.filter((j) => j.effect.kind === 'pagerduty.status').length === 2 || undefined, 'the PagerDuty sync effects');
       expect(effects.jobs.filter((j) => j.effect.kind === 'pagerduty.status').map((j) => j.effect)).toEqual([
         { kind: 'pagerduty.status', status: 'acknowledged' },
         { kind: 'pagerduty.status', status: 'resolved', resolution: 'scaled the consumer' },
@@ -136,7 +127,7 @@ describe('IncidentService', () => {
       const effects = recorder();
       te = await createTestEngine({ incidentEffects: effects.handler });
       const { incident } = await te.runtime.incidents.declare({ title: 'drift alarm', source: 'slack', declaredBy: alice, ackEscalation: [{ afterMs: 300, notify: ['@ml-oncall'] }] });
-      const job = await until('escalation.fire', () => effects.jobs.find((j) => j.incidentId === incident.id && j.effect.kind === 'escalation.fire'));
+      const job = await until(() => effects.jobs.find((j) => j.incidentId === incident.id && j.effect.kind === 'escalation.fire'), 'escalation.fire');
       expect(job.effect).toEqual({ kind: 'escalation.fire', rung: 0, notify: ['@ml-oncall'], reason: 'not acknowledged within 300ms' });
       const stored = await te.runtime.incidents.get(incident.id);
       expect(stored?.context.escalated).toEqual([0]);
@@ -169,7 +160,7 @@ describe('IncidentService', () => {
         workers: { notify: true }, workerSettings: { lockDurationMs: 2_000, stalledIntervalMs: 500 }, incidentEffects: effects.handler,
       });
       try {
-        const job = await until('escalation.fire after the restart', () => effects.jobs.find((j) => j.effect.kind === 'escalation.fire'));
+        const job = await until(() => effects.jobs.find((j) => j.effect.kind === 'escalation.fire'), 'escalation.fire after the restart');
         expect(job).toMatchObject({ incidentId: incident.id, effect: { rung: 0, page: { escalationPolicy: 'PABC123' } } });
       } finally {
         await restarted.close();
@@ -188,8 +179,8 @@ describe('IncidentService', () => {
       // A commit whose drain never ran (the process died right after the Lua script).
       const entry = { version: 2, records: [{ id: `${incident.id}.2.0`, at: Date.now(), incidentId: incident.id, actor: 'UALICE', type: 'incident.note_added', data: { text: 'left behind' } }], effects: [{ kind: 'incident.post' as const, text: 'left behind' }] };
       expect(await store.commit(incident.id, 1, loaded.snapshot, entry, Date.now() - 5_000)).toBe(true);
-      await until('the reconciler to drain', async () => ((await te?.redis.llen(te.runtime.keys.incidentOutbox(incident.id))) === 0 ? true : undefined));
-      await until('the left-behind post', () => effects.jobs.find((j) => j.version === 2 && j.effect.kind === 'incident.post'));
+      await until(async () => ((await te?.redis.llen(te.runtime.keys.incidentOutbox(incident.id))) === 0 ? true : undefined), 'the reconciler to drain');
+      await until(() => effects.jobs.find((j) => j.version === 2 && j.effect.kind === 'incident.post'), 'the left-behind post');
       expect((await incidentRecords(te, incident.id)).map((r) => r.id)).toContain(`${incident.id}.2.0`);
     });
   });
@@ -201,10 +192,10 @@ describe('IncidentService', () => {
       const source = '---\ntitle: Quick check\n---\n# Quick check\n\n## Look {#look}\n```record\nlabel: look\ntimeout: 10s\n```\n';
       const run = await te.runtime.engine.startRun({ file: 'quick.md', source, params: {}, requester: alice, incident: { id: incident.id } });
       await te.settled(run.id);
-      const stored = await until('run.finished on the timeline', async () => {
+      const stored = await until(async () => {
         const current = await te?.runtime.incidents.get(incident.id);
         return current?.context.timeline.some((t) => t.type === 'run.finished') ? current : undefined;
-      });
+      }, 'run.finished on the timeline');
       expect(stored.context.runs).toEqual([run.id]);
       expect(stored.context.timeline.filter((t) => t.type.startsWith('run.')).map((t) => [t.type, t.data?.['runId'], t.data?.['status'] ?? null])).toEqual([
         ['run.started', run.id, null],

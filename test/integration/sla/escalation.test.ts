@@ -15,6 +15,7 @@ import type { Person } from '../../../src/machines/run-types.ts';
 import { startPagerDutyStandIn, type PagerDutyStandIn } from '../../../src/sandbox/pagerduty.ts';
 import { startSlackStandIn, type SlackStandIn } from '../../../src/sandbox/slack.ts';
 import { createTestEngine, quietLogger, REDIS_URL, testCatalog, type TestEngine } from '../../helpers/engine.ts';
+import { until } from '../../helpers/wait.ts';
 
 const CHANNEL = 'C0MLONC001';
 const alice: Person = { id: 'U0REQUEST1', name: 'alice' };
@@ -87,28 +88,18 @@ const start = (runtime: Runtime, source: string) =>
 
 const reminders = (w: World) => w.slack.state.callsTo('chat.postMessage').filter((a) => String(a['text']).startsWith('⏰'));
 
-async function eventually<T>(probe: () => T | null | undefined | Promise<T | null | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 describe('SLA escalation of a run approval', () => {
   describe('when nobody approves', () => {
     it('reminds the group in the run message thread, then pages, then expiry rejects; each is audited', async () => {
       const w = await world();
       const t = await engineWith(w);
       const run = await start(t.runtime, gated(LADDER));
-      const ref = await eventually(() => t.redis.get(`${t.prefix}:slack:message:${run.id}`), 'the run message');
-      const reminder = await eventually(() => reminders(w)[0], 'a reminder');
+      const ref = await until(() => t.redis.get(`${t.prefix}:slack:message:${run.id}`), 'the run message');
+      const reminder = await until(() => reminders(w)[0], 'a reminder');
       expect(reminder['text']).toContain('<!subteam^S0MLLEADS1>');
       expect(reminder['text']).toContain('<@U024BE7LH>');
       expect(reminder['thread_ts']).toBe(JSON.parse(ref).ts);
-      const incident = await eventually(() => w.pd.state.incidents[0], 'a PagerDuty page');
+      const incident = await until(() => w.pd.state.incidents[0], 'a PagerDuty page');
       expect(incident).toMatchObject({ incident_key: escalationIncidentKey(run.id, 'approve', 1), service: { id: 'PSVC001' }, escalation_policy: { id: 'PABC123' } });
       const finished = await t.settled(run.id);
       expect(finished.status).toBe('rejected');
@@ -164,7 +155,7 @@ describe('SLA escalation of a run approval', () => {
       });
       cleanups.push(() => next.close());
       bindNotifier(w, next, t.prefix, late.bind);
-      const reminder = await eventually(() => reminders(w)[0], 'the reminder after the restart');
+      const reminder = await until(() => reminders(w)[0], 'the reminder after the restart');
       expect(reminder['text']).toContain('<!subteam^S0MLLEADS1>');
       await new Promise((r) => setTimeout(r, 800));
       expect(reminders(w)).toHaveLength(1);
