@@ -14,6 +14,7 @@ import { createWebRequestListener, sendJson } from '../../src/bot/web-routes.ts'
 import { createAdminAuth } from '../../src/observability/admin-auth.ts';
 import { listenOnLoopback, type LoopbackServer } from '../../src/sandbox/loopback-server.ts';
 import { createTestEngine, type TestEngine } from '../helpers/engine.ts';
+import { APPROVE_THEN_APPLY_STEPS } from '../helpers/runbooks.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'audit-token-for-tests-0123456789';
@@ -28,17 +29,7 @@ params:
 ---
 # Gated change
 
-## Approve {#approve}
-\`\`\`approve
-message: "Change {{ params.target }}?"
-\`\`\`
-
-## Apply {#apply}
-\`\`\`record
-label: "apply {{ params.target }}"
-timeout: 10s
-\`\`\`
-`;
+${APPROVE_THEN_APPLY_STEPS}`;
 
 const CHECK = `---
 id: read-only-check

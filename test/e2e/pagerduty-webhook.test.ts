@@ -5,7 +5,6 @@
  * the test drives with the real pdjs client); assertions read what PagerDuty, Slack and the
  * engine's stores hold.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,10 +21,9 @@ import { createPagerDutyClient, type PagerDutyClient } from '../../src/integrati
 import { startSandbox, type Sandbox } from '../../src/sandbox/index.ts';
 import { buildWebhookEvent, buildWebhookIncident, deliverPagerDutyWebhook } from '../../src/sandbox/pagerduty-webhooks.ts';
 import { quietLogger, REDIS_URL, testCatalog } from '../helpers/engine.ts';
-import { freePort, startWorkerProcess, stopAllProcesses } from '../helpers/processes.ts';
+import { freePort, startWebProcess, startWorkerProcess, stopAllProcesses, type WebProcess } from '../helpers/processes.ts';
+import { outputTail, waiter } from '../helpers/wait.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/runbook.mjs', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const LATENCY = fileURLToPath(new URL('../../runbooks/diagnose-model-latency.md', import.meta.url));
 
 // Read-only checks, then a change: an auto-started run must stop for a person before the change.
@@ -72,8 +70,7 @@ const POLICY = `auto_start:
 let dir: string;
 let prefix: string;
 let sandbox: Sandbox;
-let web: ChildProcess;
-let webOutput = '';
+let web: WebProcess;
 let webhookUrl: string;
 let secret: string;
 let reader: Runtime;
@@ -95,16 +92,9 @@ beforeAll(async () => {
   secret = sandbox.env['PAGERDUTY_WEBHOOK_SECRET'] ?? '';
   const env = { ...sandbox.env, REDIS_URL, RUNBOOK_REDIS_PREFIX: prefix, DATA_DIR: join(dir, 'var'), RUNBOOK_TEST_EXECUTORS: '1' as const, RUNBOOKS_DIR: runbooks, POLICY_FILE: join(dir, 'policy.yaml'), LOG_LEVEL: 'info' };
   await startWorkerProcess(env, { name: 'pagerduty-e2e worker' });
-  const port = await freePort();
-  web = spawn(process.execPath, [BIN, 'web'], {
-    cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  web.stdout?.on('data', (chunk: Buffer) => (webOutput += chunk.toString('utf8')));
-  web.stderr?.on('data', (chunk: Buffer) => (webOutput += chunk.toString('utf8')));
-  await until(() => (/"msg":"web ready"/.test(webOutput) ? true : undefined), 'web ready', 30_000);
-  webhookUrl = `http://127.0.0.1:${port}/pagerduty/webhook`;
+  const slackEnv = { SLACK_BOT_TOKEN: sandbox.env['SLACK_BOT_TOKEN'] ?? '', SLACK_SIGNING_SECRET: sandbox.env['SLACK_SIGNING_SECRET'] ?? '', SLACK_API_URL: sandbox.env['SLACK_API_URL'] ?? '' };
+  web = await startWebProcess({ ...env, ...slackEnv, PORT: String(await freePort()) }, { name: 'pagerduty-e2e web' });
+  webhookUrl = `${web.url}/pagerduty/webhook`;
   sandbox.state.pagerduty.setWebhook({ url: webhookUrl, secret, retries: 3, retryDelayMs: 100 });
   audit = openSqliteAuditStore({ path: join(dir, 'reader-audit.sqlite3') });
   reader = await createRuntime({ redisUrl: REDIS_URL, prefix, audit, catalog: testCatalog, executors: new Map(), logger: quietLogger, workers: {}, reconciler: false });
@@ -113,13 +103,6 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (web && web.exitCode === null) {
-    const exited = new Promise((resolve) => web.once('exit', resolve));
-    web.kill('SIGTERM');
-    const timer = setTimeout(() => web.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
   await stopAllProcesses();
   await queue?.close();
   if (reader) {
@@ -132,20 +115,12 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 }, 60_000);
 
-async function until<T>(read: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; web output:\n${webOutput.slice(-3_000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+const until = waiter({ timeoutMs: 20_000, intervalMs: 50, describe: outputTail('web', () => web.output(), 3_000) });
 
 const runOf = (id: string) => reader.engine.getRun(id);
 async function settledRun(id: string, done: (run: RunRecord) => boolean, what: string, timeoutMs = 25_000): Promise<RunRecord> {
   try {
-    return await until(async () => { const run = await runOf(id); return run && done(run) ? run : undefined; }, what, timeoutMs);
+    return await until(async () => { const run = await runOf(id); return run && done(run) ? run : undefined; }, what, { timeoutMs });
   } catch (error) {
     const run = await runOf(id);
     throw new Error(`${(error as Error).message.split('\n')[0]}; run ${id}: ${run ? `${run.status} ${JSON.stringify(run.snapshot.context.steps)}` : 'not found'}`);

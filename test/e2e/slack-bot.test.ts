@@ -3,21 +3,17 @@
  * on the test Redis (fresh prefix), the Slack Web API stand-in, and signed slash commands and
  * clicks from the request sender. The run message is another module's: nothing here asserts on it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engineKeys } from '../../src/engine/keys.ts';
-import { RunStore, type RunRecord } from '../../src/engine/run-store.ts';
+import type { RunRecord, RunStore } from '../../src/engine/run-store.ts';
 import { createTestExecutors, type TestExecutorState } from '../../src/executors/testing.ts';
-import { startSlackStandIn, type SlackStandIn } from '../../src/sandbox/slack.ts';
-import { createSlackRequestSender, textInput, type SlackDelivery, type SlackRequestSender } from '../../src/sandbox/slack-requests.ts';
-import { REDIS_URL } from '../helpers/engine.ts';
-import { freePort, startWorkerProcess, stopAllProcesses } from '../helpers/processes.ts';
+import type { SlackStandIn } from '../../src/sandbox/slack.ts';
+import { textInput, type SlackDelivery, type SlackRequestSender } from '../../src/sandbox/slack-requests.ts';
+import type { WebProcess } from '../helpers/processes.ts';
+import { APPROVE_THEN_APPLY_STEPS } from '../helpers/runbooks.ts';
+import { startSlackE2e, type SlackE2e } from '../helpers/slack-e2e.ts';
+import { outputTail, waiter } from '../helpers/wait.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/runbook.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -41,17 +37,7 @@ concurrency: "${id}:{{ params.target }}"
 ---
 # Slack gated change
 
-## Approve {#approve}
-\`\`\`approve
-message: "Change {{ params.target }}?"
-\`\`\`
-
-## Apply {#apply}
-\`\`\`record
-label: "apply {{ params.target }}"
-timeout: 10s
-\`\`\`
-`;
+${APPROVE_THEN_APPLY_STEPS}`;
 
 const MANUAL = `---
 id: slack-manual
@@ -72,75 +58,28 @@ timeout: 10s
 \`\`\`
 `;
 
+let e2e: SlackE2e | undefined;
 let dir: string;
-let prefix: string;
 let slack: SlackStandIn;
 let sender: SlackRequestSender;
-let web: ChildProcess;
-let webOutput = '';
-let webPort = 0;
-let redis: Redis;
+let web: WebProcess;
 let store: RunStore;
 let effects: TestExecutorState;
 
 beforeAll(async () => {
-  prefix = `test-${randomUUID().slice(0, 8)}`;
-  dir = mkdtempSync(join(tmpdir(), 'runbook-slack-e2e-'));
-  const runbooks = join(dir, 'runbooks');
-  mkdirSync(runbooks);
-  writeFileSync(join(runbooks, 'slack-change.md'), gated('slack-change', 'change <target> [note]', 1));
-  writeFileSync(join(runbooks, 'slack-quorum.md'), gated('slack-quorum', 'quorum <target>', 2));
-  writeFileSync(join(runbooks, 'slack-manual.md'), MANUAL);
-  slack = await startSlackStandIn();
-  const base = { REDIS_URL, RUNBOOK_REDIS_PREFIX: prefix, DATA_DIR: join(dir, 'var'), RUNBOOK_TEST_EXECUTORS: '1' } as const;
-  await startWorkerProcess(base, { name: 'slack-e2e worker' });
-  const port = await freePort();
-  webPort = port;
-  web = spawn(process.execPath, [BIN, 'web'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', LOG_LEVEL: 'info', ...base,
-      RUNBOOKS_DIR: runbooks, SLACK_BOT_TOKEN: 'xoxb-test-token', SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url, PORT: String(port), HOST: '127.0.0.1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  e2e = await startSlackE2e({
+    name: 'slack',
+    runbooks: { 'slack-change.md': gated('slack-change', 'change <target> [note]', 1), 'slack-quorum.md': gated('slack-quorum', 'quorum <target>', 2), 'slack-manual.md': MANUAL },
+    signingSecret: SECRET,
+    workerUsesSlack: false,
   });
-  web.stdout?.on('data', (chunk: Buffer) => (webOutput += chunk.toString('utf8')));
-  web.stderr?.on('data', (chunk: Buffer) => (webOutput += chunk.toString('utf8')));
-  await until(() => (/"msg":"web ready"/.test(webOutput) ? true : undefined), 'web ready', 30_000);
-  sender = await createSlackRequestSender({ url: `http://127.0.0.1:${port}/slack/events`, signingSecret: SECRET });
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  store = new RunStore(redis, engineKeys(prefix));
-  effects = createTestExecutors(redis, prefix).state;
+  ({ dir, slack, sender, web, store } = e2e);
+  effects = createTestExecutors(e2e.redis, e2e.prefix).state;
 }, 60_000);
 
-afterAll(async () => {
-  if (web && web.exitCode === null) {
-    const exited = new Promise((resolve) => web.once('exit', resolve));
-    web.kill('SIGTERM');
-    const timer = setTimeout(() => web.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  await stopAllProcesses();
-  await sender?.close();
-  await slack?.close();
-  if (redis) {
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
-  }
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => e2e?.close(), 60_000);
 
-async function until<T>(read: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; web output:\n${webOutput.slice(-4_000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
+const until = waiter({ describe: outputTail('web', () => web.output()) });
 
 const textOf = (body: unknown) => (typeof body === 'object' && body !== null && 'text' in body ? String(body.text) : JSON.stringify(body));
 
@@ -340,7 +279,7 @@ describe('runbook web', () => {
 
   describe('when probed', () => {
     it('is healthy and ready', async () => {
-      const base = new URL(`http://127.0.0.1:${webPort}`);
+      const base = new URL(web.url);
       expect((await fetch(new URL('/healthz', base))).status).toBe(200);
       const ready = await fetch(new URL('/readyz', base));
       expect(ready.status).toBe(200);

@@ -5,22 +5,15 @@
  * commands. Assertions are on what Slack received (channels, members, pins, posts) and on the
  * ephemeral replies.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engineKeys } from '../../src/engine/keys.ts';
-import { RunStore } from '../../src/engine/run-store.ts';
-import { startSlackStandIn, type SlackStandIn, type StandInMessage } from '../../src/sandbox/slack.ts';
-import { createSlackRequestSender, type SlackDelivery, type SlackRequestSender } from '../../src/sandbox/slack-requests.ts';
-import { REDIS_URL } from '../helpers/engine.ts';
-import { freePort, startWebProcess, startWorkerProcess, stopAllProcesses, type WebProcess, type WorkerEnv } from '../helpers/processes.ts';
+import type { RunStore } from '../../src/engine/run-store.ts';
+import type { SlackStandIn, StandInMessage } from '../../src/sandbox/slack.ts';
+import type { SlackDelivery, SlackRequestSender } from '../../src/sandbox/slack-requests.ts';
+import type { WebProcess } from '../helpers/processes.ts';
+import { startSlackE2e, type SlackE2e } from '../helpers/slack-e2e.ts';
 import { outputTail, sleep, waiter } from '../helpers/wait.ts';
 
 const SECRET = 'e2e-incidents-secret';
-const TOKEN = 'xoxb-test-token';
 const OTHER_CHANNEL = 'C0MLINC001';
 const ALICE = { userId: 'U0REQUEST1', userName: 'alice' };
 const BOB = { userId: 'U0APPROVE1', userName: 'bob' };
@@ -41,42 +34,18 @@ timeout: 10s
 \`\`\`
 `;
 
-let dir: string;
-let prefix: string;
+let e2e: SlackE2e | undefined;
 let slack: SlackStandIn;
 let sender: SlackRequestSender;
 let web: WebProcess;
-let redis: Redis;
 let store: RunStore;
 
 beforeAll(async () => {
-  prefix = `test-${randomUUID().slice(0, 8)}`;
-  dir = mkdtempSync(join(tmpdir(), 'runbook-incidents-e2e-'));
-  const runbooks = join(dir, 'runbooks');
-  mkdirSync(runbooks);
-  writeFileSync(join(runbooks, 'incident-rollback.md'), ROLLBACK);
-  slack = await startSlackStandIn();
-  const base = { REDIS_URL, RUNBOOK_REDIS_PREFIX: prefix, DATA_DIR: join(dir, 'var'), RUNBOOK_TEST_EXECUTORS: '1' } as const;
-  const workerEnv: WorkerEnv & Record<string, string> = { ...base, SLACK_BOT_TOKEN: TOKEN, SLACK_API_URL: slack.url, RUNBOOKS_DIR: runbooks };
-  await startWorkerProcess(workerEnv, { name: 'incidents worker' });
-  const webEnv = { ...base, RUNBOOKS_DIR: runbooks, SLACK_BOT_TOKEN: TOKEN, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url, PORT: String(await freePort()) };
-  web = await startWebProcess(webEnv, { name: 'incidents web' });
-  sender = await createSlackRequestSender({ url: web.slackEventsUrl, signingSecret: SECRET });
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  store = new RunStore(redis, engineKeys(prefix));
+  e2e = await startSlackE2e({ name: 'incidents', runbooks: { 'incident-rollback.md': ROLLBACK }, signingSecret: SECRET });
+  ({ slack, sender, web, store } = e2e);
 }, 60_000);
 
-afterAll(async () => {
-  await stopAllProcesses();
-  await sender?.close();
-  await slack?.close();
-  if (redis) {
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
-  }
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => e2e?.close(), 60_000);
 
 const until = waiter({ timeoutMs: 20_000, intervalMs: 50, describe: outputTail('web', () => web.output(), 3_000) });
 

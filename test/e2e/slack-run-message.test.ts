@@ -4,25 +4,15 @@
  * Redis under a fresh prefix, the Slack Web API stand-in, and signed slash commands and clicks.
  * Every assertion is on what the stand-in received: posts, updates and thread replies.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engineKeys } from '../../src/engine/keys.ts';
-import { RunStore, type RunRecord } from '../../src/engine/run-store.ts';
-import { startSlackStandIn, type SlackStandIn } from '../../src/sandbox/slack.ts';
-import { createSlackRequestSender, textInput, type SlackRequestSender } from '../../src/sandbox/slack-requests.ts';
-import { REDIS_URL } from '../helpers/engine.ts';
-import { freePort, startWorkerProcess, stopAllProcesses, type WorkerEnv } from '../helpers/processes.ts';
+import type { RunRecord, RunStore } from '../../src/engine/run-store.ts';
+import type { SlackStandIn } from '../../src/sandbox/slack.ts';
+import { textInput, type SlackRequestSender } from '../../src/sandbox/slack-requests.ts';
+import type { WebProcess } from '../helpers/processes.ts';
+import { startSlackE2e, type SlackE2e } from '../helpers/slack-e2e.ts';
+import { outputTail, sleep, waiter } from '../helpers/wait.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/runbook.mjs', import.meta.url));
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SECRET = 'e2e-run-message-secret';
-const TOKEN = 'xoxb-test-token';
 const CHANNEL = 'C0MLINC001';
 // The stand-in's workspace: bob and carol are in @ml-oncall-leads (S0MLLEADS1).
 const ALICE = { userId: 'U0REQUEST1', userName: 'alice' };
@@ -62,72 +52,20 @@ interface Block {
   readonly elements?: readonly { readonly action_id?: string; readonly text?: string | { readonly text?: string } }[];
 }
 
-let dir: string;
-let prefix: string;
+let e2e: SlackE2e | undefined;
 let slack: SlackStandIn;
 let sender: SlackRequestSender;
-let web: ChildProcess;
-let webOutput = '';
-let redis: Redis;
+let web: WebProcess;
 let store: RunStore;
 
 beforeAll(async () => {
-  prefix = `test-${randomUUID().slice(0, 8)}`;
-  dir = mkdtempSync(join(tmpdir(), 'runbook-run-message-e2e-'));
-  const runbooks = join(dir, 'runbooks');
-  mkdirSync(runbooks);
-  writeFileSync(join(runbooks, 'slack-release.md'), RELEASE);
-  slack = await startSlackStandIn();
-  const base = { REDIS_URL, RUNBOOK_REDIS_PREFIX: prefix, DATA_DIR: join(dir, 'var'), RUNBOOK_TEST_EXECUTORS: '1' } as const;
-  const workerEnv: WorkerEnv & { readonly SLACK_BOT_TOKEN: string; readonly SLACK_API_URL: string } = { ...base, SLACK_BOT_TOKEN: TOKEN, SLACK_API_URL: slack.url };
-  await startWorkerProcess(workerEnv, { name: 'run-message worker' });
-  const port = await freePort();
-  web = spawn(process.execPath, [BIN, 'web'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: process.env['HOME'] ?? '/tmp', LOG_LEVEL: 'info', ...base,
-      RUNBOOKS_DIR: runbooks, SLACK_BOT_TOKEN: TOKEN, SLACK_SIGNING_SECRET: SECRET, SLACK_API_URL: slack.url, PORT: String(port), HOST: '127.0.0.1',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  web.stdout?.on('data', (chunk: Buffer) => (webOutput += chunk.toString('utf8')));
-  web.stderr?.on('data', (chunk: Buffer) => (webOutput += chunk.toString('utf8')));
-  await until(() => (/"msg":"web ready"/.test(webOutput) ? true : undefined), 'web ready', 30_000);
-  sender = await createSlackRequestSender({ url: `http://127.0.0.1:${port}/slack/events`, signingSecret: SECRET });
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
-  store = new RunStore(redis, engineKeys(prefix));
+  e2e = await startSlackE2e({ name: 'run-message', runbooks: { 'slack-release.md': RELEASE }, signingSecret: SECRET });
+  ({ slack, sender, web, store } = e2e);
 }, 60_000);
 
-afterAll(async () => {
-  if (web && web.exitCode === null) {
-    const exited = new Promise((resolve) => web.once('exit', resolve));
-    web.kill('SIGTERM');
-    const timer = setTimeout(() => web.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
-  await stopAllProcesses();
-  await sender?.close();
-  await slack?.close();
-  if (redis) {
-    const keys = await redis.keys(`${prefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    await redis.quit();
-  }
-  if (dir) rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => e2e?.close(), 60_000);
 
-async function until<T>(read: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; web output:\n${webOutput.slice(-4_000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const until = waiter({ describe: outputTail('web', () => web.output()) });
 
 /** Starts a run with `/runbook <text>` from alice in CHANNEL and returns its id, from the reply. */
 async function startRun(text: string): Promise<string> {

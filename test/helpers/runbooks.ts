@@ -26,6 +26,22 @@ export function valid(text: string): Runbook {
   return loaded.runbook;
 }
 
+/**
+ * Two steps to end a runbook with: `approve`, a gate asking "Change <target>?", then `apply`, a
+ * `record` of "apply <target>". The runbook must declare a `target` param.
+ */
+export const APPROVE_THEN_APPLY_STEPS = `## Approve {#approve}
+\`\`\`approve
+message: "Change {{ params.target }}?"
+\`\`\`
+
+## Apply {#apply}
+\`\`\`record
+label: "apply {{ params.target }}"
+timeout: 10s
+\`\`\`
+`;
+
 export const alice: Person = { id: 'UALICE', name: 'alice' };
 export const bob: Person = { id: 'UBOB', name: 'bob', groups: ['@ml-oncall-leads'] };
 export const carol: Person = { id: 'UCAROL', name: 'carol', groups: ['@ml-oncall-leads'] };

@@ -1,15 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DIGEST_TYPE, generateDigestKeys, parseDigestKey } from '../../../src/audit/digest.ts';
 import { openPostgresAuditStore } from '../../../src/audit/postgres-store.ts';
+import { runInLockstep } from '../../helpers/lockstep-scripts.ts';
 import { TEST_DATABASE_URL } from './backends.ts';
 
 const WORKER_SCRIPT = fileURLToPath(new URL('./pg-append-worker.ts', import.meta.url));
-const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const WORKERS = 4;
 const RECORDS_PER_WORKER = 200;
 const SCHEMA = `audit_mp_${randomBytes(6).toString('hex')}`;
@@ -22,33 +20,12 @@ afterAll(async () => {
   await admin.end();
 });
 
-interface Worker { readonly child: ChildProcess; readonly stderr: string[]; readonly exit: Promise<number | null> }
-
-function startWorker(index: number): Worker {
-  const args = ['--import', 'tsx', WORKER_SCRIPT, TEST_DATABASE_URL, SCHEMA, String(index), String(RECORDS_PER_WORKER), SIGNING_KEY];
-  const child = spawn(process.execPath, args, { cwd: PROJECT_ROOT, stdio: 'pipe' });
-  const stderr: string[] = [];
-  child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk.toString()));
-  return { child, stderr, exit: once(child, 'exit').then(([code]) => code as number | null) };
-}
-
-async function waitForReady(worker: Worker): Promise<void> {
-  let output = '';
-  for await (const chunk of worker.child.stdout!) {
-    output += String(chunk);
-    if (output.includes('ready')) return;
-  }
-  throw new Error(`worker exited before it was ready: ${worker.stderr.join('')}`);
-}
-
 describe('postgres audit store', () => {
   describe('when several processes append to the same schema at once', () => {
     it('keeps one contiguous chain holding every record and every run-end digest, and it verifies', async () => {
-      const workers = Array.from({ length: WORKERS }, (_, index) => startWorker(index + 1));
-      await Promise.all(workers.map(waitForReady));
-      for (const worker of workers) worker.child.stdin!.end('go\n');
-      const codes = await Promise.all(workers.map((worker) => worker.exit));
-      expect(codes, workers.map((w) => w.stderr.join('')).join('\n')).toEqual(Array(WORKERS).fill(0));
+      const argsPerWorker = Array.from({ length: WORKERS }, (_, index) => [TEST_DATABASE_URL, SCHEMA, String(index + 1), String(RECORDS_PER_WORKER), SIGNING_KEY]);
+      const { codes, stderr } = await runInLockstep(WORKER_SCRIPT, argsPerWorker);
+      expect(codes, stderr).toEqual(Array(WORKERS).fill(0));
 
       const store = await openPostgresAuditStore({ databaseUrl: TEST_DATABASE_URL, schema: SCHEMA, signingKey: parseDigestKey(SIGNING_KEY) });
       try {

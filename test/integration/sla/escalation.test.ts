@@ -255,7 +255,11 @@ label: restart
       const waiting = await t.waitFor(run.id, (r) => r.snapshot.context.steps['restart']?.status === 'awaiting_approval');
       expect(waiting.snapshot.context.steps['look']?.status).toBe('succeeded');
       expect(await t.state.effects()).toEqual([]);
-      const requested = await t.audit.list({ runId: run.id, type: 'approval.requested' });
+      // The snapshot is committed before its outbox (the audit records) is drained: wait for the record.
+      const requested = await until(async () => {
+        const found = await t.audit.list({ runId: run.id, type: 'approval.requested' });
+        return found.length > 0 ? found : undefined;
+      }, 'the approval.requested record');
       expect(requested.map((r) => r.data)).toEqual([expect.objectContaining({ stepId: 'restart', message: expect.stringContaining('Started automatically by PagerDuty incident Q1ABC') })]);
       await t.runtime.engine.send(run.id, { type: 'approval.granted', stepId: 'restart', by: bob });
       const done = await t.settled(run.id);
