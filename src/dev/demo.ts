@@ -58,7 +58,7 @@ export async function playDemo(stack: DevStack, options: DemoOptions): Promise<D
   say(`\n▶ 1. PagerDuty: "High p99 latency on ${model}" on service model-serving`);
   const alert = await stage('pagerduty alert', async () => {
     const { incident, delivery } = await triggerPagerDutyIncident(stack.alert, { service: 'model-serving', title: `High p99 latency on ${model}` });
-    say(`  incident ${incident.id} created in the PagerDuty stand-in; signed webhook incident.triggered → bot answered HTTP ${delivery.status}`);
+    say(`  incident ${incident.id} created in the PagerDuty stand-in, which delivered the signed webhook incident.triggered → the bot answered HTTP ${delivery.status}`);
     if (delivery.status >= 300) throw new Error(`POST /pagerduty/webhook answered HTTP ${delivery.status} (expected 2xx): ${delivery.body.slice(0, 120)}`);
     return incident;
   });
@@ -123,7 +123,7 @@ export async function playDemo(stack: DevStack, options: DemoOptions): Promise<D
       const before = new Set(channel ? slack.messagesIn(channel.id).map((m) => JSON.stringify(m)) : []);
       for (const status of ['acknowledged', 'resolved'] as const) {
         const { delivery } = await updatePagerDutyIncident(stack.alert, alert.id, status);
-        say(`  ${alert.id} ${status}; signed webhook incident.${status} → bot answered HTTP ${delivery.status}`);
+        say(`  ${alert.id} ${status} in PagerDuty; its signed webhook incident.${status} → the bot answered HTTP ${delivery.status}`);
         if (delivery.status >= 300) throw new Error(`POST /pagerduty/webhook answered HTTP ${delivery.status} to incident.${status}`);
       }
       if (!channel) return;

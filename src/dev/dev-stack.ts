@@ -85,9 +85,13 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     const local = `http://127.0.0.1:${bot.port}`;
     const sender = await createSlackRequestSender({ url: `${local}/slack/events`, signingSecret: sandbox.env['SLACK_SIGNING_SECRET'] ?? '' });
     cleanup.unshift(() => sender.close());
+    // The PagerDuty stand-in is subscribed to the bot's webhook, as a real PagerDuty account would be.
+    const webhookSecret = sandbox.env['PAGERDUTY_WEBHOOK_SECRET'] ?? '';
+    sandbox.state.pagerduty.setWebhook({ url: `${local}/pagerduty/webhook`, secret: webhookSecret });
     const alert: PagerDutyAlertOptions = {
       apiUrl: sandbox.env['PAGERDUTY_API_URL'] ?? '', token: sandbox.env['PAGERDUTY_TOKEN'] ?? '',
-      webhookUrl: `${local}/pagerduty/webhook`, webhookSecret: sandbox.env['PAGERDUTY_WEBHOOK_SECRET'] ?? '',
+      webhookUrl: `${local}/pagerduty/webhook`, webhookSecret,
+      deliveries: { list: () => sandbox.state.pagerduty.deliveries, idle: () => sandbox.state.pagerduty.webhooksIdle() },
     };
     sandboxConsole.connect({ sender, alert });
     const baseUrl = `http://localhost:${bot.port}`;

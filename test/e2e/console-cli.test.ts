@@ -64,7 +64,7 @@ describe('runbook dev', () => {
       expect(stdout, stdout).toContain('✓ Demo complete.');
       expect(code).toBe(0);
       for (const line of [
-        /signed webhook incident\.triggered → bot answered HTTP 202/,
+        /delivered the signed webhook incident\.triggered → the bot answered HTTP 202/,
         /#inc-\S+ created by the bot/,
         /findings posted as a PagerDuty note .* serving and traffic untouched/,
         /POST \/v1\/models\/model-x\/deployment \{"version":"v41"\} .* model-x now serves v41 \(was v42\)/,

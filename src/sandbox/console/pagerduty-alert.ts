@@ -1,14 +1,16 @@
 /**
  * A PagerDuty alert as the sandbox plays it: the incident is created in the PagerDuty stand-in
- * over its REST API (as a monitoring integration would), then the bot's `POST /pagerduty/webhook`
+ * over its REST API (as a monitoring integration would), and the bot's `POST /pagerduty/webhook`
  * receives the v3 webhook PagerDuty would send, signed `X-PagerDuty-Signature: v1=<HMAC-SHA256 of
  * the raw body>` with the subscription secret (REFERENCE.md §2.1). Acknowledging and resolving go
  * the same way: a `PUT /incidents/{id}`, then `incident.acknowledged` / `incident.resolved`.
  *
- * TODO(#8): once the PagerDuty stand-in delivers webhooks itself, deliver through it instead.
+ * With `deliveries` (the stand-in in this process, subscribed to the bot), the stand-in itself
+ * delivers the webhook, as PagerDuty does; without, this module signs and sends it.
  */
 import { randomUUID } from 'node:crypto';
 import { signPagerDutyBody } from '../../integrations/pagerduty-signature.ts';
+import type { StandInDelivery } from '../pagerduty.ts';
 import { CONSOLE_PAGERDUTY_FROM } from './snapshot.ts';
 
 /** Where the alert goes. */
@@ -23,6 +25,8 @@ export interface PagerDutyAlertOptions {
   readonly webhookSecret: string;
   /** Deadline of each request. @default 10000 */
   readonly timeoutMs?: number;
+  /** The PagerDuty stand-in's own deliveries, when it is subscribed to the bot's webhook. */
+  readonly deliveries?: { readonly list: () => readonly StandInDelivery[]; readonly idle: () => Promise<void> };
 }
 
 /** The incident as the PagerDuty REST API returns it. */
@@ -46,7 +50,7 @@ export async function triggerPagerDutyIncident(options: PagerDutyAlertOptions, a
     incident: { type: 'incident', title: alert.title, service: { id: service['id'], type: 'service_reference' }, urgency: alert.urgency ?? 'high', incident_key: `sandbox-${randomUUID()}` },
   });
   const incident = created['incident'] as PagerDutyIncidentJson;
-  return { incident, delivery: await deliverIncidentWebhook(options, 'incident.triggered', incident) };
+  return { incident, delivery: await delivered(options, 'incident.triggered', incident) };
 }
 
 /** Acknowledges or resolves an incident in the stand-in and delivers the matching webhook. */
@@ -55,7 +59,16 @@ export async function updatePagerDutyIncident(options: PagerDutyAlertOptions, in
     incident: { type: 'incident_reference', status, ...(status === 'resolved' ? { resolution: 'Rolled back; latency back under SLO.' } : {}) },
   });
   const incident = updated['incident'] as PagerDutyIncidentJson;
-  return { incident, delivery: await deliverIncidentWebhook(options, `incident.${status}`, incident) };
+  return { incident, delivery: await delivered(options, `incident.${status}`, incident) };
+}
+
+/** The stand-in's own delivery of `eventType` for `incident` once it is made, or one sent from here. */
+async function delivered(options: PagerDutyAlertOptions, eventType: string, incident: PagerDutyIncidentJson): Promise<WebhookDelivery> {
+  if (!options.deliveries) return deliverIncidentWebhook(options, eventType, incident);
+  await options.deliveries.idle();
+  const made = [...options.deliveries.list()].reverse().find((d) => d.incidentId === incident.id && d.eventType === eventType);
+  if (!made) throw new Error(`the PagerDuty stand-in delivered no ${eventType} for ${incident.id}`);
+  return { eventType, eventId: made.eventId, status: made.status, body: '' };
 }
 
 /** Sends one signed v3 webhook for `incident` (as the REST API returned it) to the bot. */
