@@ -40,6 +40,11 @@ export interface PagerDutyWebhookOptions {
   readonly dedupeTtlMs?: number;
   /** @default Date.now */
   readonly clock?: () => number;
+  /**
+   * How long remembering and enqueueing may take before the route gives up with 503: PagerDuty
+   * allows 5 s, and a Redis that went away must not hold the delivery past that. @default 3000
+   */
+  readonly redisDeadlineMs?: number;
 }
 
 /** The Redis key remembering one PagerDuty event id (hashed: ids come from outside). */
@@ -86,7 +91,7 @@ async function handleDelivery(options: PagerDutyWebhookOptions, req: IncomingMes
   const seenKey = pagerDutyEventSeenKey(options.prefix, event.id);
   let first: boolean;
   try {
-    first = (await options.redis.set(seenKey, '1', 'PX', options.dedupeTtlMs ?? 172_800_000, 'NX')) === 'OK';
+    first = (await withDeadline(options.redis.set(seenKey, '1', 'PX', options.dedupeTtlMs ?? 172_800_000, 'NX'), options.redisDeadlineMs ?? 3_000)) === 'OK';
   } catch (error) {
     logger.error({ eventId: event.id, err: errorText(error) }, 'could not record a PagerDuty event id; asking PagerDuty to redeliver');
     return sendJson(res, 503, { error: 'unavailable', message: 'could not record the event; please redeliver' });
@@ -98,7 +103,7 @@ async function handleDelivery(options: PagerDutyWebhookOptions, req: IncomingMes
   const webhookId = header(req, 'x-webhook-id');
   const job: PagerDutyEventJob = { event: event as PagerDutyEventJob['event'], ...(webhookId ? { webhookId } : {}), receivedAt: (options.clock ?? Date.now)() };
   try {
-    await options.queue.add('event', job, { ...PAGERDUTY_EVENT_JOB_OPTIONS, jobId: pagerDutyEventJobId(event.id) });
+    await withDeadline(options.queue.add('event', job, { ...PAGERDUTY_EVENT_JOB_OPTIONS, jobId: pagerDutyEventJobId(event.id) }), options.redisDeadlineMs ?? 3_000);
   } catch (error) {
     // Forget the id again, so PagerDuty's redelivery is not taken for a replay and lost.
     await options.redis.del(seenKey).catch(() => 0);
@@ -107,6 +112,16 @@ async function handleDelivery(options: PagerDutyWebhookOptions, req: IncomingMes
   }
   logger.info({ eventId: event.id, eventType: event.event_type, ...(webhookId ? { webhookId } : {}) }, 'accepted a PagerDuty event');
   sendJson(res, 202, { status: 'accepted', event_id: event.id });
+}
+
+/** `work`, or a rejection once `ms` have passed (the work itself goes on; its outcome is ignored). */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  work.catch(() => undefined);
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

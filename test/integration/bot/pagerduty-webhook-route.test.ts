@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -155,6 +155,37 @@ describe('POST /pagerduty/webhook', () => {
       expect(result.status).toBe(503);
       expect(JSON.parse(result.body)).toMatchObject({ error: 'pagerduty_webhook_not_configured', message: expect.stringContaining('PAGERDUTY_WEBHOOK_SECRET') });
       expect(await jobCount()).toBe(before);
+    });
+  });
+
+  describe('when Redis stops answering', () => {
+    it('answers 503 within the deadline, so PagerDuty redelivers, and enqueues nothing', async () => {
+      // A server that accepts connections and never replies: a Redis that hangs, not one that is down.
+      const sockets = new Set<Socket>();
+      const silent = createNetServer((socket) => {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+      });
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const hung = new Redis({ host: '127.0.0.1', port: (silent.address() as AddressInfo).port, maxRetriesPerRequest: null, lazyConnect: false });
+      hung.on('error', () => undefined);
+      try {
+        const route = pagerDutyWebhookRoute({ secrets: [SECRET], redis: hung, prefix, queue, logger, redisDeadlineMs: 300 });
+        const server = createServer(createWebRequestListener([route], (_req, res) => sendJson(res, 404, {}), () => undefined));
+        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+        servers.push(server);
+        const before = await jobCount();
+        const startedAt = Date.now();
+        const result = await deliverPagerDutyWebhook(`http://127.0.0.1:${(server.address() as AddressInfo).port}/pagerduty/webhook`, SECRET, triggered(), { retries: 0 });
+        expect(result.status).toBe(503);
+        expect(Date.now() - startedAt).toBeLessThan(5_000);
+        expect(await jobCount()).toBe(before);
+        expect(logged.some((line) => line.includes('asking PagerDuty to redeliver'))).toBe(true);
+      } finally {
+        hung.disconnect();
+        for (const socket of sockets) socket.destroy();
+        await new Promise((resolve) => silent.close(resolve));
+      }
     });
   });
 
