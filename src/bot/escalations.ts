@@ -67,6 +67,11 @@ export function isEscalationJob(job: NotifyJob): job is NotifyJob & { effect: Es
   return job.effect.kind === 'escalation.fire';
 }
 
+/** The jobs the escalation notifier handles: rungs firing, and the waits they escalated closing. */
+export function isEscalationOrClosingJob(job: NotifyJob): boolean {
+  return isEscalationJob(job) || job.effect.kind === 'approval.closed' || job.effect.kind === 'manual.closed';
+}
+
 /** `runbook-esc-<32 hex>`: the same for every delivery of one rung of one step of one run. */
 export function escalationIncidentKey(runId: string, stepId: string, rung: number): string {
   return `runbook-esc-${createHash('sha256').update(`${runId}/${stepId}/${rung}`).digest('hex').slice(0, 32)}`;
@@ -80,7 +85,13 @@ export function createEscalationNotifier(options: EscalationNotifierOptions): No
   const retentionMs = options.retentionMs ?? 30 * 86_400_000;
   const marker = (job: NotifyJob, effect: EscalationFire, part: string) => `${options.prefix}:escalation:${job.runId}:${effect.stepId}:${effect.rung}:${part}`;
 
+  const pagesKey = (runId: string, stepId: string) => `${options.prefix}:escalation:${runId}:${stepId}:pages`;
+
   return async (job) => {
+    if (job.effect.kind === 'approval.closed' || job.effect.kind === 'manual.closed') {
+      await resolvePages(options, job.runId, job.effect.stepId, job.effect.outcome, pagesKey(job.runId, job.effect.stepId));
+      return;
+    }
     if (!isEscalationJob(job)) return;
     const effect = job.effect;
     const run = await options.engine.getRun(job.runId);
@@ -96,7 +107,7 @@ export function createEscalationNotifier(options: EscalationNotifierOptions): No
       await redis.set(marker(job, effect, 'notify'), '1', 'PX', retentionMs);
     }
     if (effect.page && !(await redis.exists(marker(job, effect, 'page')))) {
-      await page(options, run, effect, incident, marker(job, effect, 'level'), retentionMs);
+      await page(options, run, effect, incident, marker(job, effect, 'level'), retentionMs, pagesKey(run.id, effect.stepId));
       await redis.set(marker(job, effect, 'page'), '1', 'PX', retentionMs);
     }
   };
@@ -153,7 +164,32 @@ export async function mentionsOf(slack: WebClient, targets: readonly string[]): 
   });
 }
 
-async function page(options: EscalationNotifierOptions, run: RunRecord, effect: EscalationFire, incident: IncidentRecord | undefined, levelKey: string, retentionMs: number): Promise<void> {
+/**
+ * The wait a page escalated is over (approved, rejected, expired, done, cancelled): resolve the
+ * PagerDuty incidents its rungs opened, so nobody is woken for a decision already made. Pages that
+ * escalated the run's own incident are left alone: that incident is the responders' to close.
+ */
+async function resolvePages(options: EscalationNotifierOptions, runId: string, stepId: string, outcome: string, key: string): Promise<void> {
+  const pd = options.pagerduty;
+  if (!pd) return;
+  const opened = await options.redis.smembers(key);
+  for (const id of opened) {
+    try {
+      await pd.updateIncident(id, { status: 'resolved', resolution: `Runbook run ${runId}: step ${stepId} is no longer waiting (${outcome}).` });
+    } catch (error) {
+      const shape = error as { retryable?: unknown; message?: unknown };
+      if (shape.retryable === false) {
+        options.logger.warn({ runId, stepId, incident: id, err: String(shape.message ?? error) }, 'escalation page could not be resolved');
+      } else {
+        throw error;
+      }
+    }
+    await options.redis.srem(key, id);
+    options.logger.info({ runId, stepId, incident: id, outcome }, 'escalation page resolved: the wait is over');
+  }
+}
+
+async function page(options: EscalationNotifierOptions, run: RunRecord, effect: EscalationFire, incident: IncidentRecord | undefined, levelKey: string, retentionMs: number, pagesKey: string): Promise<void> {
   const pd = options.pagerduty;
   const what = `the page for step \`${effect.stepId}\` of run ${run.id}`;
   if (!pd) throw new UnrecoverableError(new EscalationError(ESCALATION_ERROR_CODES.unconfigured, `${what} was not sent: PagerDuty is not configured (PAGERDUTY_TOKEN, PAGERDUTY_FROM)`).message);
@@ -183,6 +219,8 @@ async function page(options: EscalationNotifierOptions, run: RunRecord, effect: 
       incidentKey: escalationIncidentKey(run.id, effect.stepId, effect.rung),
       details: `run ${run.id}, step ${effect.stepId}, escalation rung ${effect.rung + 1}`,
     });
+    // Remembered so the page is resolved once the wait is over (see resolvePages).
+    await options.redis.multi().sadd(pagesKey, opened.id).pexpire(pagesKey, retentionMs).exec();
     options.logger.info({ runId: run.id, stepId: effect.stepId, incident: opened.id, adopted: !created }, 'escalation: PagerDuty paged');
   } catch (error) {
     if (error instanceof UnrecoverableError) throw error;

@@ -16,7 +16,7 @@ import { createHostResolver } from '../sandbox/hosts.ts';
 import { createSlackClient } from '../integrations/slack.ts';
 import { createSlackNotifier, lateBoundNotifier } from '../bot/notifier.ts';
 import { composeNotifiers } from '../bot/notifier-composite.ts';
-import { createEscalationNotifier, isEscalationJob } from '../bot/escalations.ts';
+import { createEscalationNotifier, isEscalationOrClosingJob } from '../bot/escalations.ts';
 import { createPagerDutyClient } from '../integrations/pagerduty.ts';
 import { composeIncidentEffectHandlers } from '../bot/incident-effects.ts';
 import { slackIncidentEffectPart } from './slack-incident-wiring.ts';
@@ -98,7 +98,7 @@ export async function startApp(config: AppConfig, logger: EngineLogger, options:
     const slack = config.slack ? createSlackClient({ ...config.slack, retries: 0, rejectRateLimitedCalls: true }) : undefined;
     slackNotifier.bind(composeNotifiers([
       ...(slack ? [{ name: 'slack', notifier: createSlackNotifier({ slack, redis: runtime.redis, prefix: config.redisPrefix, engine: runtime.engine, queue: runtime.queues.notify, incidents: runtime.incidents, logger }) }] : []),
-      { name: 'escalations', accepts: isEscalationJob, notifier: createEscalationNotifier({ ...(slack ? { slack } : {}), ...(config.pagerDuty ? { pagerduty: createPagerDutyClient(config.pagerDuty) } : {}), ...(config.pagerDutyDefaultService ? { defaultService: config.pagerDutyDefaultService } : {}), redis: runtime.redis, prefix: config.redisPrefix, engine: runtime.engine, incidents: runtime.incidents, logger }) },
+      { name: 'escalations', accepts: isEscalationOrClosingJob, notifier: createEscalationNotifier({ ...(slack ? { slack } : {}), ...(config.pagerDuty ? { pagerduty: createPagerDutyClient(config.pagerDuty) } : {}), ...(config.pagerDutyDefaultService ? { defaultService: config.pagerDutyDefaultService } : {}), redis: runtime.redis, prefix: config.redisPrefix, engine: runtime.engine, incidents: runtime.incidents, logger }) },
       pagerDutyFindingsPart({ config, runtime, logger }),
     ]));
   }

@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogLevel } from '@slack/web-api';
 import { UnrecoverableError } from 'bullmq';
-import { createEscalationNotifier, escalationIncidentKey, isEscalationJob } from '../../../src/bot/escalations.ts';
+import { createEscalationNotifier, escalationIncidentKey, isEscalationOrClosingJob } from '../../../src/bot/escalations.ts';
 import { composeNotifiers } from '../../../src/bot/notifier-composite.ts';
 import { createSlackNotifier, lateBoundNotifier } from '../../../src/bot/notifier.ts';
 import { createRuntime, type Runtime } from '../../../src/engine/runtime.ts';
@@ -71,7 +71,7 @@ function bindNotifier(w: World, runtime: Runtime, prefix: string, bind: (n: Retu
   const pagerduty = createPagerDutyClient({ token: 'pd-test-token', from: 'bot@example.com', apiUrl: w.pd.url, timeoutMs: 5_000 });
   bind(composeNotifiers([
     { name: 'slack', notifier: createSlackNotifier({ slack, redis: runtime.redis, prefix, engine: runtime.engine, queue: runtime.queues.notify, logger: quietLogger, refreshIntervalMs: 0 }) },
-    { name: 'escalations', accepts: isEscalationJob, notifier: createEscalationNotifier({ slack, pagerduty, redis: runtime.redis, prefix, engine: runtime.engine, incidents: runtime.incidents, logger: quietLogger }) },
+    { name: 'escalations', accepts: isEscalationOrClosingJob, notifier: createEscalationNotifier({ slack, pagerduty, redis: runtime.redis, prefix, engine: runtime.engine, incidents: runtime.incidents, logger: quietLogger }) },
   ]));
 }
 
@@ -118,6 +118,22 @@ describe('SLA escalation of a run approval', () => {
       // The run message shows them while waiting; by now it shows the rejection. Nothing went twice.
       await new Promise((r) => setTimeout(r, 300));
       expect(reminders(w)).toHaveLength(1);
+      expect(w.pd.state.incidents).toHaveLength(1);
+    });
+  });
+
+  describe('when someone approves after the page went out', () => {
+    it('resolves the PagerDuty incident the page opened, saying why', async () => {
+      const w = await world();
+      const t = await engineWith(w);
+      const run = await start(t.runtime, gated('escalation:\n  - after: 300ms\n    page: { service: model-serving }'));
+      const paged = await until(() => w.pd.state.incidents[0], 'a PagerDuty page');
+      expect(paged.status).toBe('triggered');
+      await t.runtime.engine.send(run.id, { type: 'approval.granted', stepId: 'approve', by: bob });
+      await t.settled(run.id);
+      const resolved = await until(() => (w.pd.state.incidents[0]?.status === 'resolved' ? w.pd.state.incidents[0] : undefined), 'the page resolved');
+      expect(resolved.id).toBe(paged.id);
+      expect(resolved.resolution).toBe(`Runbook run ${run.id}: step approve is no longer waiting (approved).`);
       expect(w.pd.state.incidents).toHaveLength(1);
     });
   });
