@@ -13,6 +13,7 @@
  *
  * BullMQ delivers at least once; every step above is idempotent, so a retried job is harmless.
  */
+import { withTraceparent } from '../observability/trace-context.ts';
 import { createHash } from 'node:crypto';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -201,7 +202,8 @@ export interface PagerDutyEventsWorkerOptions {
 
 /** Starts the worker; `close()` waits for jobs in flight (`close(true)` does not). */
 export function createPagerDutyEventsWorker(options: PagerDutyEventsWorkerOptions): { readonly worker: Worker<PagerDutyEventJob>; close(force?: boolean): Promise<void> } {
-  const worker = new Worker<PagerDutyEventJob>(PAGERDUTY_EVENTS_QUEUE, async (job) => options.handle(job.data), {
+  // The webhook's trace continues here: an auto-started run's span is a child of the delivery's.
+  const worker = new Worker<PagerDutyEventJob>(PAGERDUTY_EVENTS_QUEUE, async (job) => withTraceparent(job.data.traceparent, () => options.handle(job.data)), {
     connection: options.connection,
     prefix: options.queuePrefix,
     concurrency: options.concurrency ?? 4,

@@ -18,6 +18,8 @@ export interface PagerDutyEventJob {
   /** `X-Webhook-Id`, when sent (stable across redeliveries). */
   readonly webhookId?: string;
   readonly receivedAt: number;
+  /** The delivery's trace (W3C `traceparent`), when tracing is on: the work it causes joins it. */
+  readonly traceparent?: string;
 }
 
 /**

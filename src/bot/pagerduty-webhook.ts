@@ -18,6 +18,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { PAGERDUTY_SIGNATURE_HEADER, PagerDutySignatureError, verifyPagerDutySignature } from '../integrations/pagerduty-signature.ts';
 import { parsePagerDutyEvent } from '../integrations/pagerduty-webhook-event.ts';
+import { activeTraceparent } from '../observability/trace-context.ts';
 import { PAGERDUTY_EVENT_JOB_OPTIONS, pagerDutyEventJobId, type PagerDutyEventJob } from './pagerduty-queue.ts';
 import type { BotLogger } from './ports.ts';
 import { readBody, sendJson, type WebRoute } from './web-routes.ts';
@@ -101,7 +102,8 @@ async function handleDelivery(options: PagerDutyWebhookOptions, req: IncomingMes
     return sendJson(res, 200, { status: 'duplicate', event_id: event.id });
   }
   const webhookId = header(req, 'x-webhook-id');
-  const job: PagerDutyEventJob = { event: event as PagerDutyEventJob['event'], ...(webhookId ? { webhookId } : {}), receivedAt: (options.clock ?? Date.now)() };
+  const traceparent = activeTraceparent();
+  const job: PagerDutyEventJob = { event: event as PagerDutyEventJob['event'], ...(webhookId ? { webhookId } : {}), receivedAt: (options.clock ?? Date.now)(), ...(traceparent ? { traceparent } : {}) };
   try {
     await withDeadline(options.queue.add('event', job, { ...PAGERDUTY_EVENT_JOB_OPTIONS, jobId: pagerDutyEventJobId(event.id) }), options.redisDeadlineMs ?? 3_000);
   } catch (error) {

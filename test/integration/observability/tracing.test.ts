@@ -1,9 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readBody } from '../../../src/bot/web-routes.ts';
 import { listenOnLoopback, type LoopbackServer } from '../../../src/sandbox/loopback-server.ts';
 import { composeObservers } from '../../../src/observability/observer.ts';
 import { createTracing, type Tracing } from '../../../src/observability/tracing.ts';
-import { createTestEngine, type TestEngine } from '../../helpers/engine.ts';
+import { createTestEngine, quietLogger, type TestEngine } from '../../helpers/engine.ts';
+import type { PagerDutyEventJob } from '../../../src/bot/pagerduty-queue.ts';
+import { pagerDutyWebhookRoute } from '../../../src/bot/pagerduty-webhook.ts';
+import { createWebRequestListener, readBody } from '../../../src/bot/web-routes.ts';
+import { withTraceparent } from '../../../src/observability/trace-context.ts';
+import { buildWebhookEvent, buildWebhookIncident, deliverPagerDutyWebhook } from '../../../src/sandbox/pagerduty-webhooks.ts';
 
 const RUNBOOK = `---
 id: traced
@@ -119,6 +123,30 @@ describe('tracing', () => {
       }
       expect(run?.service).toBe('runbook-bot-worker');
       expect(collector.paths[0]).toMatch(/^POST \/v1\/traces application\/json/);
+    });
+
+    it('carries a PagerDuty delivery\'s trace through the events queue to the run it starts', async () => {
+      // The real route, instrumented like the web process, enqueues the delivery with its traceparent.
+      const jobs: PagerDutyEventJob[] = [];
+      const route = pagerDutyWebhookRoute({ secrets: ['trace-secret'], redis: t.redis, prefix: t.prefix, queue: { add: async (_name, data) => { jobs.push(data); return undefined as never; } }, logger: quietLogger });
+      const hook = await listenOnLoopback(tracing.instrumentRequests(createWebRequestListener([route], (_req, res) => res.writeHead(404).end(), () => undefined), () => '/pagerduty/webhook'));
+      try {
+        const event = buildWebhookEvent('incident.triggered', buildWebhookIncident({ id: 'QTRACE1', number: 1, title: 'traced', status: 'triggered', urgency: 'high', service: { id: 'PSVC001', name: 'model-serving' } }));
+        expect((await deliverPagerDutyWebhook(`${hook.base}/pagerduty/webhook`, 'trace-secret', event)).status).toBe(202);
+      } finally {
+        await hook.close();
+      }
+      const traceparent = jobs[0]?.traceparent;
+      expect(traceparent).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+      // The worker runs the job's handler inside that trace (pagerduty-events.ts): a run started there.
+      const run = await withTraceparent(traceparent, () => t.runtime.engine.startRun({ file: 'traced.md', source: RUNBOOK, params: {}, requester: { id: 'pagerduty' } }));
+      await t.settled(run.id);
+      const spans = await spansFor(run.id, 4);
+      const delivery = collector.spans.find((s) => s.name === 'HTTP POST /pagerduty/webhook' && traceparent?.includes(s.spanId));
+      const runSpan = spans.find((s) => s.name === 'run traced');
+      expect(delivery).toBeDefined();
+      expect(runSpan?.traceId).toBe(delivery?.traceId);
+      expect(runSpan?.parentSpanId).toBe(delivery?.spanId);
     });
 
     it('stores the run span as the run record\'s traceparent', async () => {
