@@ -12,6 +12,7 @@ import type { RunOrigin } from '../engine/run-store.ts';
 import { resolveParams } from '../machines/params.ts';
 import { planRun } from '../machines/plan.ts';
 import { mapArguments } from './arguments.ts';
+import { incidentTemplateContext } from './incident-context.ts';
 import type { CatalogEntry, RunbookCatalog } from './catalog.ts';
 import { parseCommand, type ParsedCommand, type Token } from './grammar.ts';
 import { runIncidentCommand } from './incident-commands.ts';
@@ -200,7 +201,7 @@ export async function startRun(engine: BotEngine, entry: CatalogEntry, params: R
     ...(who.responseUrl ? { responseUrl: who.responseUrl } : {}),
   };
   const incident = await incidents?.findByChannel(who.channelId);
-  const link = incident ? { incident: { id: incident.id, title: incident.context.title, severity: incident.context.severity, status: incident.status } } : {};
+  const link = incident ? { incident: incidentTemplateContext(incident) } : {};
   try {
     const run = await engine.startRun({ file: entry.file, source: entry.source, params, requester: { id: who.userId, name: who.userName }, origin, ...link });
     logger.info({ runId: run.id, runbook: entry.runbook.id, requester: who.userId, channel: who.channelId, ...(incident ? { incidentId: incident.id } : {}) }, 'run started from Slack');

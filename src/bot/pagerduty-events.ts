@@ -14,6 +14,7 @@
  * BullMQ delivers at least once; every step above is idempotent, so a retried job is harmless.
  */
 import { withTraceparent } from '../observability/trace-context.ts';
+import { incidentTemplateContext } from './incident-context.ts';
 import { createHash } from 'node:crypto';
 import { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -108,7 +109,7 @@ async function autoStart(options: PagerDutyEventHandlerOptions, incident: Incide
         source: entry.source,
         params: match.params,
         requester: PAGERDUTY_REQUESTER,
-        incident: { id: incident.id, title: data.title, pagerduty_id: data.id, service: data.service.summary ?? data.service.id, urgency: data.urgency ?? null, html_url: data.html_url ?? null },
+        incident: incidentTemplateContext(incident),
         runId,
         origin: { kind: 'pagerduty', incidentId: incident.id },
       });

@@ -35,6 +35,9 @@ export interface PageExecutorOptions {
 interface PageCall {
   readonly service: string | undefined;
   readonly escalationPolicy: string | undefined;
+  /** Set: escalate this existing incident instead of opening one. */
+  readonly incident: string | undefined;
+  readonly escalationLevel: number | undefined;
   readonly title: string;
   readonly urgency: 'high' | 'low' | undefined;
   readonly details: string | Readonly<Record<string, unknown>> | undefined;
@@ -60,6 +63,7 @@ export function createPageExecutor(options: PageExecutorOptions): Executor {
     spec,
     run: async (input, ctx) => {
       const call = parseArgs(input, ctx);
+      if (call.incident !== undefined) return escalate(options.pagerduty, call.incident, call, ctx);
       const serviceName = call.service ?? options.defaultService;
       if (serviceName === undefined) {
         throw new ExecutorError('page_failed', `page: PagerDuty opens incidents on a service; escalation_policy ${call.escalationPolicy ?? ''} alone needs a default service (PageExecutorOptions.defaultService)`, { retryable: false });
@@ -84,6 +88,24 @@ export function createPageExecutor(options: PageExecutorOptions): Executor {
     },
     plan: planPage,
   };
+}
+
+/**
+ * Escalates an existing incident: hands it to `escalation_policy` and/or raises it to
+ * `escalation_level`. Both are absolute, so a retried or redelivered call sets the same state
+ * again rather than escalating one more level. A resolved incident is reported, not re-opened.
+ */
+async function escalate(pagerduty: PagerDutyClient, incidentId: string, call: PageCall, ctx: ExecutorContext): Promise<Record<string, unknown>> {
+  try {
+    const incident = await pagerduty.updateIncident(incidentId, {
+      ...(call.escalationPolicy ? { escalation_policy: { id: call.escalationPolicy, type: 'escalation_policy_reference' } } : {}),
+      ...(call.escalationLevel !== undefined ? { escalation_level: call.escalationLevel } : {}),
+    }, ctx.signal);
+    ctx.logger.info({ incident: incident.id, level: incident.escalation_level, policy: call.escalationPolicy }, 'page: escalated a PagerDuty incident');
+    return { incident_id: incident.id, incident_number: incident.incident_number, html_url: incident.html_url, status: incident.status, escalation_level: incident.escalation_level ?? null, escalated: true };
+  } catch (error) {
+    throw toPageError(error, ctx);
+  }
 }
 
 /** `details` as the text of the incident body: text as is, a mapping as `key: value` lines. */
@@ -115,14 +137,20 @@ function parseArgs(input: unknown, ctx: ExecutorContext): PageCall {
   const problems = parsed.success ? [] : parsed.error.issues.map((issue) => `${issue.path.join('.') || 'arguments'}: ${issue.message}`);
   if (!parsed.success) throw invalidInput(problems, ctx);
   const args = parsed.data;
-  for (const key of ['service', 'escalation_policy', 'urgency'] as const) {
+  for (const key of ['service', 'escalation_policy', 'urgency', 'incident'] as const) {
     if (isTemplate(args[key])) problems.push(`${key}: a template was never resolved: ${JSON.stringify(args[key])}`);
   }
+  if (args.incident !== undefined && !/^[A-Z0-9]{1,40}$/.test(args.incident)) problems.push(`incident: expected a PagerDuty incident id such as Q1ABC2DEF3GH4, found ${JSON.stringify(args.incident)}`);
+  if (args.escalation_level !== undefined && typeof args.escalation_level !== 'number') problems.push(`escalation_level: expected a whole number, found ${JSON.stringify(args.escalation_level)}`);
   const urgency = args.urgency === 'high' || args.urgency === 'low' ? args.urgency : undefined;
   if (args.urgency !== undefined && urgency === undefined) problems.push(`urgency: expected high or low, found ${JSON.stringify(args.urgency)}`);
   if (problems.length > 0) throw invalidInput(problems, ctx);
   // `title` and `details` are text: they may legitimately contain braces, so they are not checked for templates.
-  return { service: args.service, escalationPolicy: args.escalation_policy, title: args.title, urgency, details: args.details };
+  return {
+    service: args.service, escalationPolicy: args.escalation_policy, incident: args.incident,
+    escalationLevel: typeof args.escalation_level === 'number' ? args.escalation_level : undefined,
+    title: args.title ?? '', urgency, details: args.details,
+  };
 }
 
 function invalidInput(problems: readonly string[], ctx: ExecutorContext): ExecutorError {
@@ -132,6 +160,13 @@ function invalidInput(problems: readonly string[], ctx: ExecutorContext): Execut
 /** `page service model-serving (high): "Model x is down"`; lenient about markers for values known only at run time. */
 function planPage(input: unknown): string[] {
   const args = typeof input === 'object' && input !== null ? (input as Record<string, unknown>) : {};
+  if (args['incident'] !== undefined) {
+    const moves = [
+      args['escalation_policy'] === undefined ? '' : `hand it to escalation policy ${describeValueForPlan(args['escalation_policy'])}`,
+      args['escalation_level'] === undefined ? '' : `raise it to escalation level ${describeValueForPlan(args['escalation_level'])}`,
+    ].filter(Boolean).join(', then ');
+    return [`escalate PagerDuty incident ${describeValueForPlan(args['incident'])}: ${moves}`, 'absolute values: a retry sets the same level again, never one more'];
+  }
   const targets = [
     args['service'] === undefined ? '' : `service ${describeValueForPlan(args['service'])}`,
     args['escalation_policy'] === undefined ? '' : `escalation policy ${describeValueForPlan(args['escalation_policy'])}`,

@@ -328,19 +328,33 @@ export const backfillArgs = argsObject({
   }
 }, EVEN_WITH_OTHER_ISSUES);
 
-/** `page`: open a PagerDuty incident. */
+/**
+ * `page`: open a PagerDuty incident on a service (or escalation policy), or, with `incident`,
+ * escalate an existing one: raise it to `escalation_level` and/or hand it to `escalation_policy`.
+ */
 export const pageArgs = argsObject({
   service: text('a PagerDuty service name or id').optional(),
   escalation_policy: text('a PagerDuty escalation policy id').optional(),
-  title: text('an incident title'),
+  incident: text('the PagerDuty incident id to escalate, e.g. "{{ incident.pagerduty_id }}"').optional(),
+  escalation_level: templated(z.number().int().min(1).max(20, 'expected an escalation level from 1 to 20')).optional(),
+  title: text('an incident title').optional(),
   urgency: oneOf(['high', 'low'], 'the urgency').optional(),
   details: templated(
     z.union([z.string(), z.record(z.string(), z.json())], expecting('incident details: text, or a mapping of fields such as { model: "{{ params.model }}" }')),
   ).optional(),
 }).superRefine((args, ctx) => {
-  if (args.service === undefined && args.escalation_policy === undefined) {
-    ctx.addIssue({ code: 'custom', message: 'expected `service` or `escalation_policy` (or both)' });
+  if (args.incident !== undefined) {
+    if (args.escalation_level === undefined && args.escalation_policy === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'escalating `incident` expects `escalation_level`, `escalation_policy`, or both' });
+    }
+    if (args.service !== undefined) ctx.addIssue({ code: 'custom', path: ['service'], message: 'expected no `service` when escalating an existing `incident`' });
+    return;
   }
+  if (args.escalation_level !== undefined) ctx.addIssue({ code: 'custom', path: ['escalation_level'], message: 'expected `escalation_level` only with `incident` (the incident to escalate)' });
+  if (args.service === undefined && args.escalation_policy === undefined) {
+    ctx.addIssue({ code: 'custom', message: 'expected `service` or `escalation_policy` (or both), or `incident` to escalate' });
+  }
+  if (args.title === undefined) ctx.addIssue({ code: 'custom', path: ['title'], message: 'expected a `title` for the new incident' });
 }, EVEN_WITH_OTHER_ISSUES);
 
 /** `notify`: post a message to a Slack channel; without `channel`, to the run's own thread. */
@@ -360,7 +374,7 @@ export const BUILTIN_EXECUTOR_SPECS: readonly ExecutorSpec[] = [
   spec('rollback', 'call', true, "Roll a model's serving back to the previous or a named version.", rollbackArgs),
   spec('failover', 'call', true, "Shift a service's traffic from one region to another in steps.", failoverArgs),
   spec('backfill', 'call', true, 'Run an http, ssm or run call for every partition of a date range.', backfillArgs),
-  spec('page', 'call', false, 'Page a PagerDuty service or escalation policy.', pageArgs),
+  spec('page', 'call', false, 'Page a PagerDuty service or escalation policy, or escalate an existing incident.', pageArgs),
   spec('notify', 'call', false, 'Post a message to Slack.', notifyArgs),
 ];
 

@@ -69,6 +69,8 @@ export interface CreateIncidentInput {
 export interface IncidentUpdate {
   readonly status?: 'acknowledged' | 'resolved';
   readonly escalation_level?: number;
+  /** Hand the incident to another escalation policy (PagerDuty restarts it at that policy's level 1). */
+  readonly escalation_policy?: { readonly id: string; readonly type: 'escalation_policy_reference' };
   readonly resolution?: string;
 }
 

@@ -20,7 +20,7 @@ import type { YamlPath } from './yaml-source.ts';
 /** Fields of `run` a template may read. */
 export const RUN_FIELDS = ['id', 'requester', 'runbook', 'started_at'] as const;
 /** Fields of `incident` a template may read (empty strings when the run has no incident). */
-export const INCIDENT_FIELDS = ['id', 'title', 'service', 'urgency', 'url', 'channel'] as const;
+export const INCIDENT_FIELDS = ['id', 'title', 'severity', 'status', 'service', 'urgency', 'url', 'channel', 'pagerduty_id'] as const;
 
 interface Site {
   readonly text: string;

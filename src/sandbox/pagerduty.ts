@@ -84,7 +84,7 @@ export interface StandInIncident {
   urgency: 'high' | 'low';
   readonly incident_key: string | null;
   readonly service: { readonly id: string; readonly summary: string };
-  readonly escalation_policy: { readonly id: string };
+  escalation_policy: { readonly id: string };
   escalation_level: number;
   readonly details: string | undefined;
   readonly created_by: string;
@@ -314,6 +314,15 @@ function updateIncident(world: World, incident: StandInIncident, input: Body, fr
   if (incident.status === 'resolved') return invalid('Incident Already Resolved');
   const status = input['status'];
   if (status !== undefined && status !== 'acknowledged' && status !== 'resolved') return invalid('Status must be acknowledged or resolved');
+  const policyRef = input['escalation_policy'];
+  if (policyRef !== undefined) {
+    const policyId = str(record(policyRef)['id']);
+    if (!world.policies.some((p) => p.id === policyId)) return invalid(`Escalation Policy ${policyId || '(none)'} not found`);
+    if (policyId !== incident.escalation_policy.id) {
+      incident.escalation_policy = { id: policyId };
+      incident.escalation_level = 1;
+    }
+  }
   const level = input['escalation_level'];
   const levels = world.policies.find((p) => p.id === incident.escalation_policy.id)?.levels ?? 1;
   if (level !== undefined && (typeof level !== 'number' || !Number.isInteger(level) || level < 1 || level > levels)) {

@@ -149,7 +149,7 @@ describe('PagerDuty webhooks, end to end', () => {
       expect(run.params).toMatchObject({ model: 'model-x' });
       expect(run.requester.id).toBe('pagerduty');
       expect(run.origin).toEqual({ kind: 'pagerduty', incidentId });
-      expect(run.snapshot.context.incident).toMatchObject({ id: incidentId, pagerduty_id: pdIncidentId, service: 'model-serving', urgency: 'high' });
+      expect(run.snapshot.context.incident).toMatchObject({ id: incidentId, pagerduty_id: pdIncidentId, service: 'model-serving', urgency: 'high', severity: 'sev2', url: expect.stringContaining(pdIncidentId) });
       const steps = run.snapshot.context.steps;
       expect(steps['latency']?.status).toBe('succeeded');
       expect(steps['deployment']?.status).toBe('succeeded');

@@ -167,3 +167,40 @@ describe('page executor', () => {
     });
   });
 });
+
+describe('page executor escalating an existing incident', () => {
+  async function opened() {
+    const h = await harness();
+    const first = (await h.executor.run(PAGE, createTestContext({ idempotencyKey: 'run-1/open/do/1' }).ctx)) as { incident_id: string };
+    return { ...h, incidentId: first.incident_id };
+  }
+
+  describe('when it names a level', () => {
+    it('raises the incident to that level, and a redelivery leaves it there', async () => {
+      const { standIn, executor, incidentId } = await opened();
+      const ctx = createTestContext({ idempotencyKey: 'run-1/escalate/do/1' }).ctx;
+      expect(await executor.run({ incident: incidentId, escalation_level: 2 }, ctx)).toMatchObject({ incident_id: incidentId, escalation_level: 2, escalated: true });
+      await executor.run({ incident: incidentId, escalation_level: 2 }, ctx);
+      expect(standIn.state.incidents[0]?.escalation_level).toBe(2);
+      const puts = standIn.state.callsTo('PUT', `/incidents/${incidentId}`);
+      expect(puts.map((c) => c.body)).toEqual([{ incident: { type: 'incident_reference', escalation_level: 2 } }, { incident: { type: 'incident_reference', escalation_level: 2 } }]);
+      expect(puts.every((c) => c.from === FROM)).toBe(true);
+    });
+  });
+
+  describe('when it names another escalation policy', () => {
+    it('hands the incident to that policy', async () => {
+      const { standIn, executor, incidentId } = await opened();
+      await executor.run({ incident: incidentId, escalation_policy: 'PABC123' }, createTestContext().ctx);
+      expect(standIn.state.incidents[0]).toMatchObject({ escalation_policy: { id: 'PABC123' }, escalation_level: 1 });
+    });
+  });
+
+  describe('when PagerDuty refuses', () => {
+    it('fails with page_failed, not retryable, for an unknown incident or a level the policy lacks', async () => {
+      const { executor, incidentId } = await opened();
+      expect(await rejectionOf(executor.run({ incident: 'QNOSUCH1', escalation_level: 2 }, createTestContext().ctx))).toMatchObject({ code: 'page_failed', retryable: false });
+      expect(await rejectionOf(executor.run({ incident: incidentId, escalation_level: 9 }, createTestContext().ctx))).toMatchObject({ code: 'page_failed', retryable: false });
+    });
+  });
+});

@@ -420,8 +420,20 @@ describe('executor specs', () => {
     it('rejects neither service nor escalation policy, and an unknown urgency', () => {
       const problems = reject('page', { title: 'x', urgency: 'critical', details: 42 });
       expect(problemAt(problems, 'details').message).toMatch(/^expected incident details: text, or a mapping/);
-      expect(problemAt(problems, '').message).toBe('expected `service` or `escalation_policy` (or both)');
+      expect(problemAt(problems, '').message).toBe('expected `service` or `escalation_policy` (or both), or `incident` to escalate');
       expect(problemAt(problems, 'urgency').message).toContain('one of high, low');
+    });
+
+    it('accepts escalating an existing incident to a level or another policy, templated', () => {
+      expect(accept('page', { incident: '{{ incident.pagerduty_id }}', escalation_level: 2 })).toMatchObject({ incident: '{{ incident.pagerduty_id }}', escalation_level: 2 });
+      expect(accept('page', { incident: 'Q1ABC', escalation_policy: 'PABC123' })).toMatchObject({ incident: 'Q1ABC', escalation_policy: 'PABC123' });
+    });
+
+    it('rejects an escalation with nothing to escalate to, a service beside it, or a level without an incident', () => {
+      expect(problemAt(reject('page', { incident: 'Q1ABC' }), '').message).toBe('escalating `incident` expects `escalation_level`, `escalation_policy`, or both');
+      expect(problemAt(reject('page', { incident: 'Q1ABC', escalation_level: 2, service: 'model-serving' }), 'service').message).toBe('expected no `service` when escalating an existing `incident`');
+      expect(problemAt(reject('page', { service: 'model-serving', title: 'x', escalation_level: 2 }), 'escalation_level').message).toBe('expected `escalation_level` only with `incident` (the incident to escalate)');
+      expect(problemAt(reject('page', { service: 'model-serving' }), 'title').message).toBe('expected a `title` for the new incident');
     });
   });
 
