@@ -10,6 +10,7 @@ import type { IncidentEffect } from '../machines/incident-types.ts';
 import { EngineError } from './errors.ts';
 import type { IncidentRecord } from './incident-port.ts';
 import type { EngineKeys } from './keys.ts';
+import { CREATE_WITH_OUTBOX, extendDrainLock, popOutboxEntry, releaseDrainLock, takeDrainLock } from './outbox-scripts.ts';
 
 /** What one incident transition leaves to do: audit first, then the effects. */
 export interface IncidentOutboxEntry {
@@ -18,21 +19,6 @@ export interface IncidentOutboxEntry {
   readonly effects: readonly IncidentEffect[];
 }
 
-const CREATE = `
--- KEYS: incident, incidents index, PagerDuty index (or ''), outbox, pending
--- ARGV: incidentId, createdAt, outbox entry, then field/value pairs
-if KEYS[3] ~= '' then
-  local holder = redis.call('GET', KEYS[3])
-  if holder then return {0, holder} end
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {-1, ''} end
-for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[1]) end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('RPUSH', KEYS[4], ARGV[3])
-redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
-return {1, ''}
-`;
 
 const COMMIT = `
 -- KEYS: incident, outbox, pending, channel index (or ''), PagerDuty index (or '')
@@ -48,15 +34,7 @@ if KEYS[5] ~= '' then redis.call('SET', KEYS[5], ARGV[6], 'NX') end
 return version + 1
 `;
 
-const POP_OUTBOX = `
--- KEYS: outbox, pending; ARGV: the entry just drained, incidentId
-if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then redis.call('LPOP', KEYS[1]) end
-if redis.call('LLEN', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[2]) end
-return redis.call('LLEN', KEYS[1])
-`;
 
-const UNLOCK = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
-const EXTEND = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0";
 
 /** Indexes a committed transition sets alongside the snapshot. */
 export interface CommitIndexes {
@@ -84,7 +62,7 @@ export class IncidentStore {
     const pd = snapshot.context.pagerDuty ? this.keys.incidentByPagerDuty(snapshot.context.pagerDuty.incidentId) : '';
     const fields = { id, snapshot: JSON.stringify(snapshot), status: incidentStatusOf(snapshot), version: '1', createdAt: String(createdAt), updatedAt: String(createdAt) };
     const result = (await this.redis.eval(
-      CREATE, 5, this.keys.incident(id), this.keys.incidents, pd, this.keys.incidentOutbox(id), this.keys.pendingIncidentOutboxes,
+      CREATE_WITH_OUTBOX, 5, this.keys.incident(id), this.keys.incidents, pd, this.keys.incidentOutbox(id), this.keys.pendingIncidentOutboxes,
       id, String(createdAt), JSON.stringify(outbox), ...Object.entries(fields).flat(),
     )) as [number, string];
     if (result[0] === 0) return { created: false, existingId: result[1] };
@@ -137,7 +115,7 @@ export class IncidentStore {
   }
 
   async popOutbox(incidentId: string, raw: string): Promise<void> {
-    await this.redis.eval(POP_OUTBOX, 2, this.keys.incidentOutbox(incidentId), this.keys.pendingIncidentOutboxes, raw, incidentId);
+    await popOutboxEntry(this.redis, this.keys.incidentOutbox(incidentId), this.keys.pendingIncidentOutboxes, raw, incidentId);
   }
 
   /** Incidents whose outbox was written before `before` and is not drained. */
@@ -146,15 +124,15 @@ export class IncidentStore {
   }
 
   async lockDrain(incidentId: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.keys.incidentDrainLock(incidentId), token, 'PX', ttlMs, 'NX')) === 'OK';
+    return takeDrainLock(this.redis, this.keys.incidentDrainLock(incidentId), token, ttlMs);
   }
 
   async extendDrain(incidentId: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.eval(EXTEND, 1, this.keys.incidentDrainLock(incidentId), token, String(ttlMs))) === 1;
+    return extendDrainLock(this.redis, this.keys.incidentDrainLock(incidentId), token, ttlMs);
   }
 
   async unlockDrain(incidentId: string, token: string): Promise<void> {
-    await this.redis.eval(UNLOCK, 1, this.keys.incidentDrainLock(incidentId), token);
+    await releaseDrainLock(this.redis, this.keys.incidentDrainLock(incidentId), token);
   }
 }
 

@@ -10,6 +10,7 @@ import type { Effect, FinalStatus, Person } from '../machines/run-types.ts';
 import type { AuditRecordInput } from '../audit/index.ts';
 import { EngineError } from './errors.ts';
 import type { EngineKeys } from './keys.ts';
+import { CREATE_WITH_OUTBOX, extendDrainLock, popOutboxEntry, releaseDrainLock, takeDrainLock } from './outbox-scripts.ts';
 
 export type RunStatus = 'active' | FinalStatus;
 
@@ -47,21 +48,6 @@ export interface OutboxEntry {
   readonly effects: readonly Effect[];
 }
 
-const CREATE = `
--- KEYS: run, runs index, concurrency lock (or ''), outbox, pending
--- ARGV: runId, createdAt, outbox entry, then field/value pairs
-if KEYS[3] ~= '' then
-  local holder = redis.call('GET', KEYS[3])
-  if holder then return {0, holder} end
-end
-if redis.call('EXISTS', KEYS[1]) == 1 then return {-1, ''} end
-for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-if KEYS[3] ~= '' then redis.call('SET', KEYS[3], ARGV[1]) end
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-redis.call('RPUSH', KEYS[4], ARGV[3])
-redis.call('ZADD', KEYS[5], ARGV[2], ARGV[1])
-return {1, ''}
-`;
 
 const COMMIT = `
 -- KEYS: run, outbox, pending, concurrency lock (or '')
@@ -78,12 +64,6 @@ end
 return version + 1
 `;
 
-const POP_OUTBOX = `
--- KEYS: outbox, pending; ARGV: the entry just drained, runId
-if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then redis.call('LPOP', KEYS[1]) end
-if redis.call('LLEN', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[2]) end
-return redis.call('LLEN', KEYS[1])
-`;
 
 export interface NewRun extends Omit<RunRecord, 'version' | 'updatedAt' | 'status'> {
   readonly status: RunStatus;
@@ -100,7 +80,7 @@ export class RunStore {
     const lock = run.concurrencyKey ? this.keys.concurrency(run.concurrencyKey) : '';
     const fields = serializeRun({ ...run, version: 1, updatedAt: run.createdAt });
     const result = (await this.redis.eval(
-      CREATE, 5, this.keys.run(run.id), this.keys.runs, lock, this.keys.outbox(run.id), this.keys.pendingOutboxes,
+      CREATE_WITH_OUTBOX, 5, this.keys.run(run.id), this.keys.runs, lock, this.keys.outbox(run.id), this.keys.pendingOutboxes,
       run.id, String(run.createdAt), JSON.stringify(outbox), ...fields,
     )) as [number, string];
     if (result[0] === 0) {
@@ -135,7 +115,7 @@ export class RunStore {
 
   /** Removes a drained entry; returns how many remain. */
   async popOutbox(runId: string, raw: string): Promise<number> {
-    return (await this.redis.eval(POP_OUTBOX, 2, this.keys.outbox(runId), this.keys.pendingOutboxes, raw, runId)) as number;
+    return popOutboxEntry(this.redis, this.keys.outbox(runId), this.keys.pendingOutboxes, raw, runId);
   }
 
   /** Runs whose outbox was written before `before` and is not drained yet. */
@@ -164,17 +144,16 @@ export class RunStore {
 
   /** Takes the per-run drain lock (one drainer at a time keeps a run's effects in order). */
   async lockDrain(runId: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.keys.drainLock(runId), token, 'PX', ttlMs, 'NX')) === 'OK';
+    return takeDrainLock(this.redis, this.keys.drainLock(runId), token, ttlMs);
   }
 
   /** Renews the drain lock; false when it is no longer this drainer's (it expired, another took it). */
   async extendDrain(runId: string, token: string, ttlMs: number): Promise<boolean> {
-    const renewed = await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0", 1, this.keys.drainLock(runId), token, String(ttlMs));
-    return renewed === 1;
+    return extendDrainLock(this.redis, this.keys.drainLock(runId), token, ttlMs);
   }
 
   async unlockDrain(runId: string, token: string): Promise<void> {
-    await this.redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0", 1, this.keys.drainLock(runId), token);
+    await releaseDrainLock(this.redis, this.keys.drainLock(runId), token);
   }
 }
 
