@@ -185,25 +185,13 @@ export class Engine {
 
   /** Appends the outbox's audit records, then dispatches its effects, oldest entry first. */
   async drain(runId: string): Promise<void> {
-    for (let pass = 0; pass < 3; pass += 1) {
-      const token = randomUUID();
-      if (!(await this.store.lockDrain(runId, token, DRAIN_LOCK_MS))) return;
-      try {
-        for (let drained = 0; ; drained += 1) {
-          const next = await this.store.peekOutbox(runId);
-          if (!next) break;
-          if (drained > 0 && !(await this.store.extendDrain(runId, token, DRAIN_LOCK_MS))) break;
-          await this.appendAudit(next.entry.records);
-          await this.options.dispatcher.dispatch(runId, next.entry.version, next.entry.effects);
-          await this.options.onOutboxDrained?.(runId, next.entry);
-          await this.store.popOutbox(runId, next.raw);
-        }
-      } finally {
-        await this.store.unlockDrain(runId, token);
-      }
-      // Another process may have committed while this one released the lock.
-      if (!(await this.store.peekOutbox(runId))) break;
-    }
+    const finished = await this.store.outbox.drain(runId, DRAIN_LOCK_MS, async (entry) => {
+      await this.appendAudit(entry.records);
+      await this.options.dispatcher.dispatch(runId, entry.version, entry.effects);
+      await this.options.onOutboxDrained?.(runId, entry);
+    });
+    // Another drainer holds the run: it tells the live views when it is done.
+    if (!finished) return;
     await this.options.redis.publish(this.options.keys.updatesChannel, runId).catch(() => 0);
   }
 

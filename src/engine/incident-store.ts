@@ -10,7 +10,7 @@ import type { IncidentEffect } from '../machines/incident-types.ts';
 import { EngineError } from './errors.ts';
 import type { IncidentRecord } from './incident-port.ts';
 import type { EngineKeys } from './keys.ts';
-import { CREATE_WITH_OUTBOX, extendDrainLock, popOutboxEntry, releaseDrainLock, takeDrainLock } from './outbox-scripts.ts';
+import { CREATE_WITH_OUTBOX, Outbox } from './outbox.ts';
 
 /** What one incident transition leaves to do: audit first, then the effects. */
 export interface IncidentOutboxEntry {
@@ -43,10 +43,15 @@ export interface CommitIndexes {
 }
 
 export class IncidentStore {
+  /** Each incident's undrained transitions (audit records + effects). */
+  readonly outbox: Outbox<IncidentOutboxEntry>;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: EngineKeys,
-  ) {}
+  ) {
+    this.outbox = new Outbox(redis, { outbox: keys.incidentOutbox, pending: keys.pendingIncidentOutboxes, lock: keys.incidentDrainLock });
+  }
 
   /** The next `INC-<n>`. */
   async nextId(): Promise<string> {
@@ -109,30 +114,9 @@ export class IncidentStore {
     return records.filter((r): r is IncidentRecord => r !== undefined);
   }
 
-  async peekOutbox(incidentId: string): Promise<{ raw: string; entry: IncidentOutboxEntry } | undefined> {
-    const raw = await this.redis.lindex(this.keys.incidentOutbox(incidentId), 0);
-    return raw === null ? undefined : { raw, entry: JSON.parse(raw) as IncidentOutboxEntry };
-  }
-
-  async popOutbox(incidentId: string, raw: string): Promise<void> {
-    await popOutboxEntry(this.redis, this.keys.incidentOutbox(incidentId), this.keys.pendingIncidentOutboxes, raw, incidentId);
-  }
-
   /** Incidents whose outbox was written before `before` and is not drained. */
-  async pendingOutboxes(before: number, limit = 500): Promise<string[]> {
-    return this.redis.zrangebyscore(this.keys.pendingIncidentOutboxes, '-inf', before, 'LIMIT', 0, limit);
-  }
-
-  async lockDrain(incidentId: string, token: string, ttlMs: number): Promise<boolean> {
-    return takeDrainLock(this.redis, this.keys.incidentDrainLock(incidentId), token, ttlMs);
-  }
-
-  async extendDrain(incidentId: string, token: string, ttlMs: number): Promise<boolean> {
-    return extendDrainLock(this.redis, this.keys.incidentDrainLock(incidentId), token, ttlMs);
-  }
-
-  async unlockDrain(incidentId: string, token: string): Promise<void> {
-    await releaseDrainLock(this.redis, this.keys.incidentDrainLock(incidentId), token);
+  pendingOutboxes(before: number, limit = 500): Promise<string[]> {
+    return this.outbox.pending(before, limit);
   }
 }
 

@@ -4,7 +4,7 @@
  * records + effects), retried from the load on a version conflict → drain: audit first, then
  * dispatch to the incident queues, then pop. The reconciler drains what a crash left behind.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { AuditStore } from '../audit/index.ts';
 import type { EscalationRung } from '../machines/ir.ts';
@@ -149,25 +149,12 @@ export class IncidentService implements Incidents {
 
   /** Appends the outbox's audit records, then dispatches its effects, oldest entry first. */
   async drain(incidentId: string): Promise<void> {
-    for (let pass = 0; pass < 3; pass += 1) {
-      const token = randomUUID();
-      if (!(await this.store.lockDrain(incidentId, token, INCIDENT_DRAIN_LOCK_MS))) return;
-      try {
-        for (let drained = 0; ; drained += 1) {
-          const next = await this.store.peekOutbox(incidentId);
-          if (!next) break;
-          if (drained > 0 && !(await this.store.extendDrain(incidentId, token, INCIDENT_DRAIN_LOCK_MS))) break;
-          await this.options.audit.append(next.entry.records);
-          await this.options.dispatcher.dispatch(incidentId, next.entry.version, next.entry.effects);
-          await this.store.popOutbox(incidentId, next.raw);
-        }
-      } finally {
-        await this.store.unlockDrain(incidentId, token);
-      }
-      // Another process may have committed while this one released the lock.
-      if (!(await this.store.peekOutbox(incidentId))) break;
-    }
+    await this.store.outbox.drain(incidentId, INCIDENT_DRAIN_LOCK_MS, async (entry) => {
+      await this.options.audit.append(entry.records);
+      await this.options.dispatcher.dispatch(incidentId, entry.version, entry.effects);
+    });
   }
+
 
   /**
    * Puts a run's start and end on its incident's timeline. Called while the run's outbox entry is

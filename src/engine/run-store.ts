@@ -10,7 +10,7 @@ import type { Effect, FinalStatus, Person } from '../machines/run-types.ts';
 import type { AuditRecordInput } from '../audit/index.ts';
 import { EngineError } from './errors.ts';
 import type { EngineKeys } from './keys.ts';
-import { CREATE_WITH_OUTBOX, extendDrainLock, popOutboxEntry, releaseDrainLock, takeDrainLock } from './outbox-scripts.ts';
+import { CREATE_WITH_OUTBOX, Outbox } from './outbox.ts';
 
 export type RunStatus = 'active' | FinalStatus;
 
@@ -70,10 +70,15 @@ export interface NewRun extends Omit<RunRecord, 'version' | 'updatedAt' | 'statu
 }
 
 export class RunStore {
+  /** Each run's undrained transitions (audit records + effects). */
+  readonly outbox: Outbox<OutboxEntry>;
+
   constructor(
     private readonly redis: Redis,
     private readonly keys: EngineKeys,
-  ) {}
+  ) {
+    this.outbox = new Outbox(redis, { outbox: keys.outbox, pending: keys.pendingOutboxes, lock: keys.drainLock });
+  }
 
   /** Creates a run with its first outbox entry; refuses when its concurrency key is held. */
   async create(run: NewRun, outbox: OutboxEntry): Promise<void> {
@@ -107,20 +112,9 @@ export class RunStore {
     return result > 0;
   }
 
-  /** The oldest undrained outbox entry, with its raw text (to pop exactly that one). */
-  async peekOutbox(runId: string): Promise<{ raw: string; entry: OutboxEntry } | undefined> {
-    const raw = await this.redis.lindex(this.keys.outbox(runId), 0);
-    return raw === null ? undefined : { raw, entry: JSON.parse(raw) as OutboxEntry };
-  }
-
-  /** Removes a drained entry; returns how many remain. */
-  async popOutbox(runId: string, raw: string): Promise<number> {
-    return popOutboxEntry(this.redis, this.keys.outbox(runId), this.keys.pendingOutboxes, raw, runId);
-  }
-
   /** Runs whose outbox was written before `before` and is not drained yet. */
-  async pendingOutboxes(before: number, limit = 500): Promise<string[]> {
-    return this.redis.zrangebyscore(this.keys.pendingOutboxes, '-inf', before, 'LIMIT', 0, limit);
+  pendingOutboxes(before: number, limit = 500): Promise<string[]> {
+    return this.outbox.pending(before, limit);
   }
 
   /** Records a call's progress report (kept a day after the last report). */
@@ -142,19 +136,6 @@ export class RunStore {
     return runs.filter((r): r is RunRecord => r !== undefined);
   }
 
-  /** Takes the per-run drain lock (one drainer at a time keeps a run's effects in order). */
-  async lockDrain(runId: string, token: string, ttlMs: number): Promise<boolean> {
-    return takeDrainLock(this.redis, this.keys.drainLock(runId), token, ttlMs);
-  }
-
-  /** Renews the drain lock; false when it is no longer this drainer's (it expired, another took it). */
-  async extendDrain(runId: string, token: string, ttlMs: number): Promise<boolean> {
-    return extendDrainLock(this.redis, this.keys.drainLock(runId), token, ttlMs);
-  }
-
-  async unlockDrain(runId: string, token: string): Promise<void> {
-    await releaseDrainLock(this.redis, this.keys.drainLock(runId), token);
-  }
 }
 
 function serializeRun(run: RunRecord): string[] {

@@ -46,7 +46,7 @@ describe('engine when a process died while draining a run', () => {
       await t.waitFor(run.id, (r) => r.snapshot.context.steps['approve']?.status === 'awaiting_approval');
       // Take the lock as a drainer that then dies would (waiting out any drain still in progress).
       const deadline = Date.now() + 10_000;
-      while (!(await t.runtime.engine.store.lockDrain(run.id, 'a-process-that-was-killed', DRAIN_LOCK_MS))) {
+      while (!(await t.runtime.engine.store.outbox.lock(run.id, 'a-process-that-was-killed', DRAIN_LOCK_MS))) {
         if (Date.now() > deadline) throw new Error('the drain lock never came free');
         await new Promise((r) => setTimeout(r, 20));
       }
