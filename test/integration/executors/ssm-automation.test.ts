@@ -4,57 +4,23 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SSMClient } from '@aws-sdk/client-ssm';
-import { ExecutorError, type ExecutorContext } from '../../../src/executors/contract.ts';
+import { closeSsmHarnesses, executorFailureOf, ssmContext, SSM_TEST_SECRET, startSsmHarness } from '../../fixtures/executors/ssm.ts';
 import { clientTokenFor, createSsmAutomationExecutor } from '../../../src/executors/ssm-automation.ts';
-import type { SsmExecutorOptions } from '../../../src/executors/ssm.ts';
-import { createSsmClient } from '../../../src/integrations/ssm.ts';
-import { startSsmStandIn, type SsmStandIn } from '../../../src/sandbox/ssm.ts';
 
-const SECRET = 's3cr3t-value';
+const SECRET = SSM_TEST_SECRET;
 const RESTART = { document: 'AWS-RestartEC2Instance', parameters: { InstanceId: ['i-0a1b2c3d4e5f60001'] } };
 
-interface Harness {
-  readonly standIn: SsmStandIn;
-  readonly client: SSMClient;
-  readonly options: SsmExecutorOptions;
-}
+afterEach(closeSsmHarnesses);
 
-const open: Harness[] = [];
-afterEach(async () => {
-  for (const h of open.splice(0)) {
-    h.client.destroy();
-    await h.standIn.close();
-  }
-});
-
-async function harness(completeAfterPolls?: number): Promise<Harness> {
-  const standIn = await startSsmStandIn({ host: '127.0.0.1', port: 0, ...(completeAfterPolls === undefined ? {} : { completeAfterPolls }) });
-  const client = createSsmClient({ endpoint: standIn.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts: 1 });
-  const h = { standIn, client, options: { client, pollIntervalMs: 5, maxPollIntervalMs: 20 } };
-  open.push(h);
-  return h;
-}
-
-function contextFor(options: { key?: string; signal?: AbortSignal } = {}): ExecutorContext {
-  const runId = `run-${randomUUID()}`;
-  return {
-    signal: options.signal ?? new AbortController().signal, idempotencyKey: options.key ?? `${runId}/restart/do/1`, runId, stepId: 'restart', phase: 'do', attempt: 1,
-    logger: { info: () => undefined, warn: () => undefined }, redact: (text) => text.split(SECRET).join('[redacted]'),
-  };
-}
+const harness = (completeAfterPolls?: number) => startSsmHarness(completeAfterPolls === undefined ? {} : { completeAfterPolls });
+const contextFor = (options: { key?: string; signal?: AbortSignal } = {}) => ssmContext('restart', options);
+const failureOf = executorFailureOf;
 
 interface Output {
   executionId: string;
   status: string;
   outputs: Record<string, string[]>;
   steps: { name: string; status: string }[];
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<ExecutorError> {
-  const error = await promise.then(() => expect.fail('expected the call to fail'), (e: unknown) => e);
-  if (!(error instanceof ExecutorError)) throw error;
-  return error;
 }
 
 describe('ssm-automation executor', () => {

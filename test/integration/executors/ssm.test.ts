@@ -4,46 +4,18 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SSMClient } from '@aws-sdk/client-ssm';
-import { ExecutorError, type ExecutorContext } from '../../../src/executors/contract.ts';
-import { commentMarker, createSsmExecutor, type SsmExecutorOptions } from '../../../src/executors/ssm.ts';
-import { createSsmClient } from '../../../src/integrations/ssm.ts';
-import { startSsmStandIn, type SsmStandIn, type SsmStandInOptions } from '../../../src/sandbox/ssm.ts';
+import { closeSsmHarnesses, executorFailureOf, ssmContext, SSM_TEST_SECRET, startSsmHarness } from '../../fixtures/executors/ssm.ts';
+import { commentMarker, createSsmExecutor } from '../../../src/executors/ssm.ts';
 
-const SECRET = 's3cr3t-value';
+const SECRET = SSM_TEST_SECRET;
 const [I1, I2, I3] = ['i-0a1b2c3d4e5f60001', 'i-0a1b2c3d4e5f60002', 'i-0a1b2c3d4e5f60003'];
 const SERVING = { document: 'AWS-RunShellScript', targets: [{ key: 'tag:role', values: ['model-serving'] }], parameters: { commands: ['modelctl current'] } };
 
-interface Harness {
-  readonly standIn: SsmStandIn;
-  readonly client: SSMClient;
-  readonly options: SsmExecutorOptions;
-}
+afterEach(closeSsmHarnesses);
 
-const open: Harness[] = [];
-afterEach(async () => {
-  for (const h of open.splice(0)) {
-    h.client.destroy();
-    await h.standIn.close();
-  }
-});
-
-/** A stand-in and the real client; `maxAttempts: 1` by default so the tests see the executor's own retries. */
-async function harness(standInOptions: SsmStandInOptions = {}, maxAttempts = 1): Promise<Harness> {
-  const standIn = await startSsmStandIn({ host: '127.0.0.1', port: 0, ...standInOptions });
-  const client = createSsmClient({ endpoint: standIn.url, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, maxAttempts });
-  const h = { standIn, client, options: { client, pollIntervalMs: 5, maxPollIntervalMs: 20 } };
-  open.push(h);
-  return h;
-}
-
-function contextFor(options: { key?: string; signal?: AbortSignal } = {}): ExecutorContext {
-  const runId = `run-${randomUUID()}`;
-  return {
-    signal: options.signal ?? new AbortController().signal, idempotencyKey: options.key ?? `${runId}/current/do/1`, runId, stepId: 'current', phase: 'do', attempt: 1,
-    logger: { info: () => undefined, warn: () => undefined }, redact: (text) => text.split(SECRET).join('[redacted]'),
-  };
-}
+const harness = startSsmHarness;
+const contextFor = (options: { key?: string; signal?: AbortSignal } = {}) => ssmContext('current', options);
+const failureOf = executorFailureOf;
 
 interface Output {
   commandId: string;
@@ -54,11 +26,6 @@ interface Output {
 /** What the stand-in's fake shell reported: the env it decoded and the rest of the script. */
 const report = (stdout: string) => JSON.parse(stdout) as { instance: string; env: Record<string, string>; commands: string[] };
 
-async function failureOf(promise: Promise<unknown>): Promise<ExecutorError> {
-  const error = await promise.then(() => expect.fail('expected the call to fail'), (e: unknown) => e);
-  if (!(error instanceof ExecutorError)) throw error;
-  return error;
-}
 
 describe('ssm executor', () => {
   describe('when three tagged targets succeed', () => {
