@@ -26,7 +26,6 @@ interface Output {
 /** What the stand-in's fake shell reported: the env it decoded and the rest of the script. */
 const report = (stdout: string) => JSON.parse(stdout) as { instance: string; env: Record<string, string>; commands: string[] };
 
-
 describe('ssm executor', () => {
   describe('when three tagged targets succeed', () => {
     it('sends one command with the blast radius and reports every target', async () => {
