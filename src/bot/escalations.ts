@@ -28,6 +28,7 @@ import type { RunRecord } from '../engine/run-store.ts';
 import type { Notifier } from '../engine/workers.ts';
 import type { PagerDutyClient } from '../integrations/pagerduty.ts';
 import { toSlackCallError } from '../integrations/slack.ts';
+import { sendPage } from './pagerduty-page.ts';
 import { formatDuration } from '../machines/durations.ts';
 import { CodedError } from '../shared/coded-error.ts';
 import { slackNotifierKeys, type MessageRef, type RunReader } from './notifier.ts';
@@ -194,34 +195,26 @@ async function page(options: EscalationNotifierOptions, run: RunRecord, effect: 
   const what = `the page for step \`${effect.stepId}\` of run ${run.id}`;
   if (!pd) throw new UnrecoverableError(new EscalationError(ESCALATION_ERROR_CODES.unconfigured, `${what} was not sent: PagerDuty is not configured (PAGERDUTY_TOKEN, PAGERDUTY_FROM)`).message);
   // The run's incident says which PagerDuty incident it mirrors (a run origin names the incident here, not PagerDuty's).
-  const pagerDutyId = incident?.context.pagerDuty?.incidentId;
+  const pagerDutyIncidentId = incident?.context.pagerDuty?.incidentId;
+  const runbook = options.engine.runbookOf(run);
+  const title = runbook.steps.find((s) => s.id === effect.stepId)?.title ?? effect.stepId;
   try {
-    if (pagerDutyId) {
-      // The level to reach is fixed once: a retry after a lost reply sets the same level, not one more.
-      const current = await pd.getIncident(pagerDutyId);
-      await options.redis.set(levelKey, String((current.escalation_level ?? 1) + 1), 'PX', retentionMs, 'NX');
-      const level = Number(await options.redis.get(levelKey));
-      if ((current.escalation_level ?? 1) < level) await pd.updateIncident(pagerDutyId, { escalation_level: level });
-      options.logger.info({ runId: run.id, stepId: effect.stepId, incident: pagerDutyId, level }, 'escalation: PagerDuty incident escalated');
+    const outcome = await sendPage({ pagerDuty: pd, redis: options.redis, retentionMs, ...(options.defaultService ? { defaultService: options.defaultService } : {}) }, {
+      ...(pagerDutyIncidentId ? { pagerDutyIncidentId } : {}),
+      levelKey,
+      page: effect.page ?? {},
+      title: `Runbook “${runbook.title}”: “${title}” has waited ${formatDuration(effect.afterMs)} for ${effect.waitingFor === 'approval' ? 'an approval' : 'a person'}`,
+      details: `run ${run.id}, step ${effect.stepId}, escalation rung ${effect.rung + 1}`,
+      incidentKey: escalationIncidentKey(run.id, effect.stepId, effect.rung),
+    });
+    if (outcome.kind === 'unconfigured') throw new UnrecoverableError(`${what} ${outcome.reason}`);
+    if (outcome.kind === 'escalated') {
+      options.logger.info({ runId: run.id, stepId: effect.stepId, incident: outcome.incidentId, level: outcome.level }, 'escalation: PagerDuty incident escalated');
       return;
     }
-    const serviceName = effect.page?.service ?? options.defaultService;
-    if (!serviceName) throw new UnrecoverableError(`${what} names only escalation policy ${effect.page?.escalationPolicy ?? ''}; PagerDuty opens incidents on a service (set PAGERDUTY_DEFAULT_SERVICE)`);
-    const service = await pd.resolveServiceId(serviceName);
-    if (!service) throw new UnrecoverableError(`${what} was not sent: PagerDuty has no service ${JSON.stringify(serviceName)}`);
-    const runbook = options.engine.runbookOf(run);
-    const title = runbook.steps.find((s) => s.id === effect.stepId)?.title ?? effect.stepId;
-    const { incident: opened, created } = await pd.createIncident({
-      service,
-      ...(effect.page?.escalationPolicy ? { escalationPolicy: effect.page.escalationPolicy } : {}),
-      title: `Runbook “${runbook.title}”: “${title}” has waited ${formatDuration(effect.afterMs)} for ${effect.waitingFor === 'approval' ? 'an approval' : 'a person'}`,
-      urgency: 'high',
-      incidentKey: escalationIncidentKey(run.id, effect.stepId, effect.rung),
-      details: `run ${run.id}, step ${effect.stepId}, escalation rung ${effect.rung + 1}`,
-    });
     // Remembered so the page is resolved once the wait is over (see resolvePages).
-    await options.redis.multi().sadd(pagesKey, opened.id).pexpire(pagesKey, retentionMs).exec();
-    options.logger.info({ runId: run.id, stepId: effect.stepId, incident: opened.id, adopted: !created }, 'escalation: PagerDuty paged');
+    await options.redis.multi().sadd(pagesKey, outcome.incident.id).pexpire(pagesKey, retentionMs).exec();
+    options.logger.info({ runId: run.id, stepId: effect.stepId, incident: outcome.incident.id, adopted: !outcome.created }, 'escalation: PagerDuty paged');
   } catch (error) {
     if (error instanceof UnrecoverableError) throw error;
     const shape = error as { retryable?: unknown; message?: unknown };
